@@ -1,0 +1,110 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
+import {
+  AppCredential,
+  type CredentialMaterialSource,
+  KeyVaultCredentialSource,
+  StaticCredentialSource,
+} from './credentials/app-credential.js';
+import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
+import { PartnerCenterClient } from './partner-center/client.js';
+
+/**
+ * The one composition root. Long-lived clients are built lazily, once per process, on first use,
+ * and every function reuses them: a warm instance never rebuilds clients or re-reads secrets per
+ * invocation, and nothing here touches the network at module load.
+ */
+export class AppServices {
+  private cache = new Map<string, unknown>();
+
+  constructor(private readonly env: Environment = process.env) {}
+
+  get settings(): Settings {
+    return this.once('settings', () => loadSettings(this.env));
+  }
+
+  /** DefaultAzureCredential: managed identity in Azure, developer login (or env) locally. */
+  get azureCredential(): TokenCredential {
+    return this.once(
+      'azureCredential',
+      () =>
+        new DefaultAzureCredential({
+          disableInstanceDiscovery: this.settings.loopbackCloud,
+          authorityHost: this.settings.credential.authorityHost,
+        }),
+    );
+  }
+
+  get appCredential(): AppCredential {
+    return this.once('appCredential', () => {
+      const { partnerCenter, credential, loopbackCloud } = this.settings;
+      const missing = [
+        partnerCenter.tenantId ? undefined : 'PARTNER_CENTER_TENANT_ID is not set',
+        partnerCenter.clientId ? undefined : 'PARTNER_CENTER_CLIENT_ID is not set',
+        credential.keyVaultUrl || credential.localClientSecret
+          ? undefined
+          : 'KEY_VAULT_URL is not set (or, for local development only, PARTNER_CENTER_CLIENT_SECRET)',
+      ].filter((p): p is string => p !== undefined);
+      if (missing.length > 0) throw new SettingsError(missing);
+      return new AppCredential({
+        tenantId: partnerCenter.tenantId!,
+        clientId: partnerCenter.clientId!,
+        source: this.credentialSource(),
+        cacheTtlMs: credential.cacheTtlMs,
+        authorityHost: credential.authorityHost,
+        disableInstanceDiscovery: loopbackCloud,
+      });
+    });
+  }
+
+  get partnerCenter(): PartnerCenterClient {
+    return this.once('partnerCenter', () => {
+      const pc = this.settings.partnerCenter;
+      return new PartnerCenterClient(pc.baseUrl, this.appCredential, {
+        scope: pc.scope,
+        locale: pc.locale,
+        applicationName: pc.applicationName,
+        retryOptions: { maxRetries: pc.maxRetries },
+        attemptTimeoutMs: pc.attemptTimeoutMs,
+        deadlineMs: pc.deadlineMs,
+        maxRetryAfterMs: pc.maxRetryAfterMs,
+        maxConcurrentCalls: pc.maxConcurrentCalls,
+        maxResponseBytes: pc.maxResponseBytes,
+      });
+    });
+  }
+
+  get batchStatusLookup(): BatchStatusLookup {
+    return this.once('batchStatusLookup', () => new BatchStatusLookup({ reader: this.partnerCenter }));
+  }
+
+  private credentialSource(): CredentialMaterialSource {
+    const { credential, loopbackCloud } = this.settings;
+    if (credential.keyVaultUrl) {
+      const secrets = new SecretClient(credential.keyVaultUrl, this.azureCredential, {
+        // A local vault cannot be in the *.vault.azure.net domain the SDK otherwise insists on.
+        disableChallengeResourceVerification: loopbackCloud,
+      });
+      return new KeyVaultCredentialSource(secrets, credential.secretName);
+    }
+    return new StaticCredentialSource(credential.localClientSecret!);
+  }
+
+  /** Builds a value once; a failed build (bad settings) is not cached, so a fix needs no restart. */
+  private once<T>(name: string, build: () => T): T {
+    if (this.cache.has(name)) return this.cache.get(name) as T;
+    const value = build();
+    this.cache.set(name, value);
+    return value;
+  }
+}
+
+let current: AppServices | undefined;
+
+/** The process-wide services used by the functions. */
+export function services(): AppServices {
+  current ??= new AppServices();
+  return current;
+}

@@ -1,0 +1,370 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
+ *
+ * Settings are parsed on first use, never at module load: a throw at load time would hide every
+ * function of the app from the Functions host. A bad value fails with a message that names the
+ * setting and says what is wrong, never with a stack trace from deep inside an SDK.
+ */
+export interface Settings {
+  partnerCenter: PartnerCenterSettings;
+  credential: CredentialSettings;
+  storage: StorageSettings;
+  sweep: SweepSettings;
+  telemetry: TelemetrySettings;
+  callerAuth: CallerAuthSettings;
+  /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
+  runningInAzure: boolean;
+  /** True when Key Vault or the token authority is a loopback stand-in (DESIGN.md's loopback rule). */
+  loopbackCloud: boolean;
+}
+
+export interface PartnerCenterSettings {
+  /** Upstream root without `/v1`; the client adds `/v1/...`. */
+  baseUrl: string;
+  tenantId?: string;
+  clientId?: string;
+  /** Token scope for app-only calls. */
+  scope: string;
+  locale: string;
+  applicationName: string;
+  /** Per-attempt timeout. */
+  attemptTimeoutMs: number;
+  /** Overall deadline for one logical request, retries included. */
+  deadlineMs: number;
+  maxRetries: number;
+  /** Longest Retry-After the client will wait inside one request before giving up with 503. */
+  maxRetryAfterMs: number;
+  maxConcurrentCalls: number;
+  maxResponseBytes: number;
+}
+
+export interface CredentialSettings {
+  keyVaultUrl?: string;
+  secretName: string;
+  /** Local development only; refused when running in Azure. */
+  localClientSecret?: string;
+  cacheTtlMs: number;
+  authorityHost?: string;
+}
+
+export type StorageConnection =
+  | { kind: 'connectionString'; connectionString: string; settingName: string }
+  | {
+      kind: 'identity';
+      tableServiceUri: string;
+      blobServiceUri: string;
+      /** Client id of a user-assigned managed identity, when `__clientId` is set. */
+      managedIdentityClientId?: string;
+      settingName: string;
+    };
+
+export interface StorageSettings {
+  /** Absent when neither TRACKING_STORAGE nor AzureWebJobsStorage is configured. */
+  connection?: StorageConnection;
+  tablePrefix: string;
+  resultContainer: string;
+}
+
+export interface SweepSettings {
+  schedule: string;
+  concurrency: number;
+  timeBudgetMs: number;
+  maxClaimsPerRun: number;
+  leaseMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  maxTrackingAgeMs: number;
+  notFoundGraceMs: number;
+}
+
+export interface TelemetrySettings {
+  connectionString?: string;
+}
+
+export interface CallerAuthSettings {
+  /** When set, HTTP callers must also present an Entra ID bearer token for this audience. */
+  audience?: string;
+  tenantId?: string;
+  requiredRole?: string;
+  authorityHost: string;
+}
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid app settings: ${problems.join('; ')}`);
+  }
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+const text = z.string().trim().min(1);
+const guid = z
+  .string()
+  .trim()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const httpsUrl = z
+  .string()
+  .trim()
+  .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', 'must be an absolute https:// URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+const positiveInt = (max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .positive('must be greater than 0')
+    .max(max, `must be at most ${max}`);
+
+/** Six-field NCRONTAB (sec min hour day month day-of-week), as the Functions timer trigger expects. */
+const ncrontab = text.refine(
+  (v) => v.split(/\s+/).length === 6,
+  'must be an NCRONTAB expression with six fields',
+);
+
+interface Field<T> {
+  name: string;
+  schema: z.ZodType<T>;
+  fallback?: string;
+}
+
+/** Reads settings from an environment (process.env by default); throws SettingsError listing every bad setting. */
+export function loadSettings(env: Environment = process.env): Settings {
+  const problems: string[] = [];
+
+  function read<T>(name: string, schema: z.ZodType<T>, fallback?: string): T | undefined {
+    const raw = env[name]?.trim() ? env[name] : fallback;
+    if (raw === undefined) return undefined;
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    problems.push(
+      `${name} ${parsed.error.issues.map((i) => i.message).join(', ')} (got ${describe(name, raw)})`,
+    );
+    return undefined;
+  }
+  function withDefault<T>(field: Field<T>): T {
+    return read(field.name, field.schema, field.fallback) as T;
+  }
+
+  const runningInAzure = Boolean(env.WEBSITE_INSTANCE_ID?.trim());
+
+  const keyVaultUrl = read('KEY_VAULT_URL', httpsUrl);
+  const authorityHost = read('AZURE_AUTHORITY_HOST', httpsUrl);
+  const localClientSecret = read('PARTNER_CENTER_CLIENT_SECRET', text);
+  if (localClientSecret !== undefined && runningInAzure) {
+    problems.push(
+      'PARTNER_CENTER_CLIENT_SECRET is for local development only and is refused when running in Azure: put the secret in Key Vault and set KEY_VAULT_URL',
+    );
+  }
+
+  const partnerCenter: PartnerCenterSettings = {
+    baseUrl: withDefault({
+      name: 'PARTNER_CENTER_BASE_URL',
+      schema: httpsUrl,
+      fallback: 'https://api.partnercenter.microsoft.com',
+    }),
+    tenantId: read('PARTNER_CENTER_TENANT_ID', text),
+    clientId: read('PARTNER_CENTER_CLIENT_ID', guid),
+    scope: withDefault({
+      name: 'PARTNER_CENTER_SCOPE',
+      schema: text,
+      fallback: 'https://api.partnercenter.microsoft.com/.default',
+    }),
+    locale: withDefault({ name: 'PARTNER_CENTER_LOCALE', schema: text, fallback: 'en-US' }),
+    applicationName: withDefault({
+      name: 'PARTNER_CENTER_APPLICATION_NAME',
+      schema: text,
+      fallback: 'device-batch-status',
+    }),
+    attemptTimeoutMs: withDefault({
+      name: 'PARTNER_CENTER_ATTEMPT_TIMEOUT_MS',
+      schema: positiveInt(120_000),
+      fallback: '10000',
+    }),
+    deadlineMs: withDefault({
+      name: 'PARTNER_CENTER_DEADLINE_MS',
+      schema: positiveInt(600_000),
+      fallback: '25000',
+    }),
+    maxRetries: withDefault({
+      name: 'PARTNER_CENTER_MAX_RETRIES',
+      schema: z.coerce.number().int().min(0).max(10),
+      fallback: '4',
+    }),
+    maxRetryAfterMs: withDefault({
+      name: 'PARTNER_CENTER_MAX_RETRY_AFTER_MS',
+      schema: positiveInt(600_000),
+      fallback: '10000',
+    }),
+    maxConcurrentCalls: withDefault({
+      name: 'PARTNER_CENTER_MAX_CONCURRENCY',
+      schema: positiveInt(1000),
+      fallback: '16',
+    }),
+    maxResponseBytes: withDefault({
+      name: 'PARTNER_CENTER_MAX_RESPONSE_BYTES',
+      schema: positiveInt(512 * 1024 * 1024),
+      fallback: String(16 * 1024 * 1024),
+    }),
+  };
+
+  const credential: CredentialSettings = {
+    keyVaultUrl,
+    secretName: withDefault({
+      name: 'PARTNER_CENTER_SECRET_NAME',
+      schema: text,
+      fallback: 'partner-center-app-secret',
+    }),
+    localClientSecret: runningInAzure ? undefined : localClientSecret,
+    cacheTtlMs:
+      withDefault({ name: 'CREDENTIAL_CACHE_TTL_SECONDS', schema: positiveInt(86_400), fallback: '900' }) *
+      1000,
+    authorityHost,
+  };
+
+  const storage: StorageSettings = {
+    connection: readStorageConnection(env, problems),
+    tablePrefix: withDefault({
+      name: 'TRACKING_TABLE_PREFIX',
+      schema: text.regex(
+        /^[A-Za-z][A-Za-z0-9]{0,31}$/,
+        'must be letters and digits, starting with a letter, at most 32',
+      ),
+      fallback: 'batchstatus',
+    }),
+    resultContainer: withDefault({
+      name: 'TRACKING_RESULT_CONTAINER',
+      schema: text.regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name'),
+      fallback: 'batch-results',
+    }),
+  };
+
+  const sweep: SweepSettings = {
+    schedule: withDefault({ name: 'SWEEP_SCHEDULE', schema: ncrontab, fallback: '0 */5 * * * *' }),
+    concurrency: withDefault({ name: 'SWEEP_CONCURRENCY', schema: positiveInt(256), fallback: '16' }),
+    timeBudgetMs:
+      withDefault({ name: 'SWEEP_TIME_BUDGET_SECONDS', schema: positiveInt(3600), fallback: '480' }) * 1000,
+    maxClaimsPerRun: withDefault({
+      name: 'SWEEP_MAX_TRACKINGS_PER_RUN',
+      schema: positiveInt(1_000_000),
+      fallback: '20000',
+    }),
+    leaseMs:
+      withDefault({ name: 'SWEEP_LEASE_SECONDS', schema: positiveInt(86_400), fallback: '600' }) * 1000,
+    initialBackoffMs:
+      withDefault({ name: 'SWEEP_INITIAL_BACKOFF_SECONDS', schema: positiveInt(86_400), fallback: '60' }) *
+      1000,
+    maxBackoffMs:
+      withDefault({ name: 'SWEEP_MAX_BACKOFF_SECONDS', schema: positiveInt(86_400), fallback: '3600' }) *
+      1000,
+    maxTrackingAgeMs:
+      withDefault({ name: 'TRACKING_MAX_AGE_HOURS', schema: positiveInt(24 * 365), fallback: '72' }) *
+      3_600_000,
+    notFoundGraceMs:
+      withDefault({
+        name: 'TRACKING_NOT_FOUND_GRACE_MINUTES',
+        schema: positiveInt(7 * 24 * 60),
+        fallback: '30',
+      }) * 60_000,
+  };
+  if (sweep.initialBackoffMs > sweep.maxBackoffMs) {
+    problems.push('SWEEP_INITIAL_BACKOFF_SECONDS must not exceed SWEEP_MAX_BACKOFF_SECONDS');
+  }
+
+  const telemetry: TelemetrySettings = {
+    connectionString: read(
+      'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      text.refine((v) => /InstrumentationKey=/i.test(v), 'must contain InstrumentationKey='),
+    ),
+  };
+
+  const callerAuth: CallerAuthSettings = {
+    audience: read('CALLER_AUTH_AUDIENCE', text),
+    tenantId: read('CALLER_AUTH_TENANT_ID', text),
+    requiredRole: read('CALLER_AUTH_REQUIRED_ROLE', text),
+    authorityHost: authorityHost ?? DEFAULT_AUTHORITY_HOST,
+  };
+  if (callerAuth.audience && !callerAuth.tenantId) {
+    problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
+  }
+
+  if (problems.length > 0) throw new SettingsError(problems);
+
+  return {
+    partnerCenter,
+    credential,
+    storage,
+    sweep,
+    telemetry,
+    callerAuth,
+    runningInAzure,
+    loopbackCloud: isLoopback(keyVaultUrl) || isLoopback(authorityHost),
+  };
+}
+
+/** Functions-style connection: a connection string, or `NAME__accountName` / `NAME__tableServiceUri` + `NAME__blobServiceUri`. */
+function readStorageConnection(env: Environment, problems: string[]): StorageConnection | undefined {
+  for (const name of ['TRACKING_STORAGE', 'AzureWebJobsStorage']) {
+    const connectionString = env[name]?.trim();
+    if (connectionString) {
+      if (
+        connectionString !== 'UseDevelopmentStorage=true' &&
+        !/AccountName=|BlobEndpoint=|TableEndpoint=/i.test(connectionString)
+      ) {
+        problems.push(
+          `${name} must be a storage connection string (AccountName=…;AccountKey=… or endpoints)`,
+        );
+        return undefined;
+      }
+      return { kind: 'connectionString', connectionString, settingName: name };
+    }
+    const accountName = env[`${name}__accountName`]?.trim();
+    const tableServiceUri = env[`${name}__tableServiceUri`]?.trim();
+    const blobServiceUri = env[`${name}__blobServiceUri`]?.trim();
+    const managedIdentityClientId = env[`${name}__clientId`]?.trim() || undefined;
+    if (accountName) {
+      if (!/^[a-z0-9]{3,24}$/.test(accountName)) {
+        problems.push(
+          `${name}__accountName must be a storage account name (3-24 lower-case letters and digits)`,
+        );
+        return undefined;
+      }
+      return {
+        kind: 'identity',
+        tableServiceUri: `https://${accountName}.table.core.windows.net`,
+        blobServiceUri: `https://${accountName}.blob.core.windows.net`,
+        managedIdentityClientId,
+        settingName: name,
+      };
+    }
+    if (tableServiceUri || blobServiceUri) {
+      if (!tableServiceUri || !blobServiceUri) {
+        problems.push(`${name}__tableServiceUri and ${name}__blobServiceUri must be set together`);
+        return undefined;
+      }
+      return {
+        kind: 'identity',
+        tableServiceUri,
+        blobServiceUri,
+        managedIdentityClientId,
+        settingName: name,
+      };
+    }
+  }
+  return undefined;
+}
+
+function isLoopback(url: string | undefined): boolean {
+  if (!url) return false;
+  return LOOPBACK_HOSTS.has(new URL(url).hostname);
+}
+
+/** Names a bad value without echoing anything that could be a secret. */
+function describe(name: string, raw: string): string {
+  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD/i.test(name)) return 'a value that is not shown';
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { SettingsError } from '../config/settings.js';
+import { CredentialError } from '../credentials/app-credential.js';
+import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
+import { isGuid } from '../partner-center/model.js';
+import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
+
+/** What an endpoint needs of an HTTP request; @azure/functions' HttpRequest fits it as is. */
+export interface HttpCall {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  readonly params: Record<string, string | undefined>;
+  readonly query: URLSearchParams;
+  text(): Promise<string>;
+}
+
+/** Logging as the Functions InvocationContext offers it. */
+export interface EndpointLog {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** A failure the caller caused or can act on, raised by domain code and answered as problem+json. */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+  constructor(
+    readonly kind: ProblemKind,
+    detail: string,
+    readonly errors: string[] = [],
+  ) {
+    super(detail);
+  }
+}
+
+export interface EndpointContext {
+  correlationId: string;
+}
+
+const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];
+
+/**
+ * The caller's correlation id when it is a GUID (what Partner Center accepts), else a new one.
+ * A malformed id is not worth refusing a request over: the echoed header shows the one used.
+ */
+export function resolveCorrelationId(headers: HttpCall['headers']): string {
+  for (const name of CORRELATION_HEADERS) {
+    const value = headers.get(name)?.trim();
+    if (value && isGuid(value)) return value.toLowerCase();
+  }
+  return randomUUID();
+}
+
+/**
+ * Runs one HTTP endpoint: correlation id in and out, and every failure turned into problem+json.
+ * Unexpected errors become a 500 whose body says nothing of the cause; the cause is logged.
+ */
+export async function runHttpEndpoint(
+  call: HttpCall,
+  log: EndpointLog,
+  handler: (context: EndpointContext) => Promise<HttpResult>,
+): Promise<HttpResult> {
+  const correlationId = resolveCorrelationId(call.headers);
+  let result: HttpResult;
+  try {
+    result = await handler({ correlationId });
+  } catch (error) {
+    const answer = problemFor(error, correlationId);
+    logFailure(log, answer, error);
+    result = problemResult(answer, retryAfterHeader(error));
+  }
+  return { ...result, headers: { ...result.headers, 'MS-CorrelationId': correlationId } };
+}
+
+export function problemFor(error: unknown, correlationId: string): Problem {
+  if (error instanceof RequestError) {
+    return problem(error.kind, { detail: error.message, correlationId, errors: error.errors });
+  }
+  if (isPartnerCenterError(error)) return upstreamProblem(error, correlationId);
+  if (error instanceof CredentialError) {
+    return problem('credentialUnavailable', { detail: error.message, correlationId });
+  }
+  if (error instanceof SettingsError) {
+    return problem('misconfigured', {
+      detail: `The app's settings are invalid: ${error.problems.join('; ')}. An operator must fix them.`,
+      correlationId,
+    });
+  }
+  if (isStorageFailure(error)) {
+    return problem('storageUnavailable', {
+      detail: 'Tracking storage did not answer. Retry later; nothing was lost.',
+      correlationId,
+    });
+  }
+  return problem('internal', {
+    detail: `Something unexpected went wrong. Quote correlation id ${correlationId} when reporting it.`,
+    correlationId,
+  });
+}
+
+function upstreamProblem(error: PartnerCenterError, correlationId: string): Problem {
+  const upstream = {
+    status: error.statusCode,
+    code: error.code,
+    description: error.description,
+    requestId: error.requestId,
+  };
+  const withUpstream = (kind: ProblemKind, detail: string) =>
+    problem(kind, { detail, correlationId, upstream });
+  switch (error.failure) {
+    case 'throttled':
+      return withUpstream(
+        'upstreamThrottled',
+        `Partner Center is throttling this partner's requests. Retry after ${retryAfterSeconds(error)} seconds.`,
+      );
+    case 'timeout':
+      return withUpstream('upstreamTimeout', `${error.message}. Retry later.`);
+    case 'network':
+      return withUpstream('upstreamUnreachable', `${error.message}. Retry later.`);
+    case 'invalid_response':
+      return withUpstream('upstreamInvalidResponse', error.message);
+    case 'credential':
+      return problem('credentialUnavailable', { detail: error.message, correlationId });
+    case 'http':
+      if (error.statusCode === 404) {
+        return withUpstream(
+          'batchNotFound',
+          'Partner Center has no batch with this tracking id for this customer (or it is not visible yet). Check both ids.',
+        );
+      }
+      if (error.statusCode === 401 || error.statusCode === 403) {
+        return withUpstream(
+          'upstreamAuthorization',
+          `Partner Center refused the app's credential (${error.statusCode}). An operator must check the app registration, its Partner Center role (Admin agent or Sales agent) and the secret in Key Vault.`,
+        );
+      }
+      return withUpstream('upstreamError', `${error.message}. The caller did nothing wrong; retry later.`);
+  }
+}
+
+function retryAfterSeconds(error: PartnerCenterError): number {
+  return Math.max(1, Math.ceil((error.retryAfterMs ?? 30_000) / 1000));
+}
+
+function retryAfterHeader(error: unknown): Record<string, string> {
+  if (isPartnerCenterError(error) && error.failure === 'throttled') {
+    return { 'Retry-After': String(retryAfterSeconds(error)) };
+  }
+  if (isStorageFailure(error)) return { 'Retry-After': '5' };
+  return {};
+}
+
+/** Storage SDK failures without an HTTP answer, or 5xx from the service. */
+function isStorageFailure(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; statusCode?: number; request?: { url?: string } };
+  if (e?.name !== 'RestError') return false;
+  return e.statusCode === undefined || e.statusCode >= 500;
+}
+
+function logFailure(log: EndpointLog, answer: Problem, error: unknown): void {
+  const summary = `${answer.status} ${answer.type} correlationId=${answer.correlationId}`;
+  if (answer.status >= 500 && answer.type === '/problems/internal') {
+    // Name and message only: SDK errors can carry request objects with headers.
+    log.error(`${summary}: ${errorSummary(error)}`);
+  } else if (answer.status >= 500) {
+    log.warn(`${summary}: ${answer.detail}`);
+  } else {
+    log.log(summary);
+  }
+}
+
+export function errorSummary(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
+  return String(error).slice(0, 500);
+}

@@ -1,0 +1,151 @@
+import { RequestError } from '../http/endpoint.js';
+import type { HttpResult } from '../http/problem.js';
+import {
+  type BatchKey,
+  type BatchStatusReader,
+  type BatchUploadDetails,
+  isGuid,
+  isTerminalBatchStatus,
+} from '../partner-center/model.js';
+
+/** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
+export type ResultSource = 'live' | 'storage' | 'memory';
+
+export interface LookupResult {
+  details: BatchUploadDetails;
+  source: ResultSource;
+  terminal: boolean;
+  /** The upstream body byte for byte, for live answers. */
+  rawBody?: string;
+  /** Upstream diagnostics, for live answers. */
+  upstream?: { requestId?: string; cv?: string };
+}
+
+export interface LookupOptions {
+  /** Go to Partner Center even when a stored terminal result exists. */
+  refresh?: boolean;
+  correlationId?: string;
+  abortSignal?: AbortSignal;
+}
+
+/** Stored terminal results (the sweep's result blobs). */
+export interface TerminalResults {
+  get(key: BatchKey): Promise<BatchUploadDetails | undefined>;
+}
+
+/** Writes a terminal live answer through to storage when the batch is tracked. */
+export interface TerminalWriteThrough {
+  recordTerminal(key: BatchKey, details: BatchUploadDetails): Promise<void>;
+}
+
+export interface BatchStatusLookupOptions {
+  reader: BatchStatusReader;
+  results?: TerminalResults;
+  writeThrough?: TerminalWriteThrough;
+  /** Terminal results kept in memory; each holds a device list, so the bound is small. */
+  memoryEntries?: number;
+  onWriteThroughFailure?: (error: unknown) => void;
+}
+
+/**
+ * The live lookup of DESIGN.md: terminal results are immutable, so once known they are served
+ * from memory or storage without asking Partner Center again, unless the caller asks to refresh.
+ */
+export class BatchStatusLookup {
+  private readonly memory = new Map<string, BatchUploadDetails>();
+  private readonly memoryEntries: number;
+
+  constructor(private readonly options: BatchStatusLookupOptions) {
+    this.memoryEntries = options.memoryEntries ?? 256;
+  }
+
+  async lookup(customerId: string | undefined, trackingId: string | undefined, options: LookupOptions = {}) {
+    const key = parseBatchKey(customerId, trackingId);
+    if (!options.refresh) {
+      const remembered = this.remembered(key);
+      if (remembered) return { details: remembered, source: 'memory', terminal: true } satisfies LookupResult;
+      const stored = await this.options.results?.get(key);
+      if (stored) {
+        this.remember(key, stored);
+        return { details: stored, source: 'storage', terminal: true } satisfies LookupResult;
+      }
+    }
+
+    const live = await this.options.reader.getBatchStatus(key.customerId, key.trackingId, {
+      correlationId: options.correlationId,
+      abortSignal: options.abortSignal,
+    });
+    const terminal = isTerminalBatchStatus(live.details.status);
+    if (terminal) {
+      this.remember(key, live.details);
+      await this.writeThrough(key, live.details);
+    }
+    return {
+      details: live.details,
+      source: 'live',
+      terminal,
+      rawBody: live.rawBody,
+      upstream: { requestId: live.requestId, cv: live.cv },
+    } satisfies LookupResult;
+  }
+
+  private async writeThrough(key: BatchKey, details: BatchUploadDetails): Promise<void> {
+    if (!this.options.writeThrough) return;
+    try {
+      await this.options.writeThrough.recordTerminal(key, details);
+    } catch (error) {
+      // The caller still gets the live answer; the sweep will store the result on its next pass.
+      this.options.onWriteThroughFailure?.(error);
+    }
+  }
+
+  private remembered(key: BatchKey): BatchUploadDetails | undefined {
+    const id = memoryKey(key);
+    const hit = this.memory.get(id);
+    if (hit) {
+      // Re-insert: Map keeps insertion order, which makes it a small LRU.
+      this.memory.delete(id);
+      this.memory.set(id, hit);
+    }
+    return hit;
+  }
+
+  private remember(key: BatchKey, details: BatchUploadDetails): void {
+    const id = memoryKey(key);
+    this.memory.delete(id);
+    this.memory.set(id, details);
+    if (this.memory.size > this.memoryEntries) {
+      const oldest = this.memory.keys().next().value;
+      if (oldest !== undefined) this.memory.delete(oldest);
+    }
+  }
+}
+
+/** Both ids must be GUIDs: anything else is a 400 that costs nothing upstream. */
+export function parseBatchKey(customerId: string | undefined, trackingId: string | undefined): BatchKey {
+  const errors: string[] = [];
+  if (!customerId || !isGuid(customerId)) errors.push('customerId must be a GUID (the customer tenant id)');
+  if (!trackingId || !isGuid(trackingId))
+    errors.push("trackingId must be a GUID (from the upload's Location header)");
+  if (errors.length > 0) throw new RequestError('invalidRequest', errors.join('; '), errors);
+  return { customerId: customerId!.toLowerCase(), trackingId: trackingId!.toLowerCase() };
+}
+
+/** The HTTP answer for a lookup: the upstream body unchanged, plus where it came from. */
+export function lookupResponse(result: LookupResult): HttpResult {
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'X-Result-Source': result.source,
+    // Terminal answers never change; anything else may change on the next poll.
+    'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
+  };
+  if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
+  if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
+  return result.rawBody
+    ? { status: 200, headers, body: result.rawBody }
+    : { status: 200, headers, jsonBody: result.details };
+}
+
+function memoryKey(key: BatchKey): string {
+  return `${key.customerId}/${key.trackingId}`;
+}

@@ -1,0 +1,63 @@
+/** What went wrong talking to Partner Center, in the terms a caller can act on. */
+export type PartnerCenterFailure =
+  /** Partner Center answered with an HTTP error status. */
+  | 'http'
+  /** Too many requests and the retry budget ran out; `retryAfterMs` says when to come back. */
+  | 'throttled'
+  /** The overall deadline passed before an answer came. */
+  | 'timeout'
+  /** No HTTP answer at all: connection refused/reset, DNS, TLS. */
+  | 'network'
+  /** A 2xx whose body is not a BatchUploadDetails (malformed JSON, unexpected shape, too large). */
+  | 'invalid_response'
+  /** The app could not obtain its own credential (Key Vault, Entra ID). */
+  | 'credential';
+
+export interface PartnerCenterErrorInit {
+  failure: PartnerCenterFailure;
+  statusCode?: number;
+  code?: string;
+  description?: string;
+  requestId?: string;
+  correlationId?: string;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/**
+ * The one error type of the Partner Center client, carrying the upstream facts that a support
+ * ticket needs (status, code, request id) whichever of the two upstream error bodies came back.
+ */
+export class PartnerCenterError extends Error {
+  override readonly name = 'PartnerCenterError';
+  readonly failure: PartnerCenterFailure;
+  readonly statusCode?: number;
+  readonly code?: string;
+  readonly description?: string;
+  readonly requestId?: string;
+  readonly correlationId?: string;
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, init: PartnerCenterErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.failure = init.failure;
+    this.statusCode = init.statusCode;
+    this.code = init.code;
+    this.description = init.description;
+    this.requestId = init.requestId;
+    this.correlationId = init.correlationId;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+
+  get isNotFound(): boolean {
+    return this.failure === 'http' && this.statusCode === 404;
+  }
+
+  get isThrottled(): boolean {
+    return this.failure === 'throttled';
+  }
+}
+
+export function isPartnerCenterError(error: unknown): error is PartnerCenterError {
+  return error instanceof PartnerCenterError;
+}
