@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, SettingsError } from '../../../shared/config/settings.js';
+
+function failure(env: Record<string, string>): SettingsError {
+  try {
+    loadSettings(env);
+  } catch (error) {
+    if (error instanceof SettingsError) return error;
+    throw error;
+  }
+  throw new Error('expected loadSettings to fail');
+}
+
+describe('settings', () => {
+  it('fills every documented default from an empty environment', () => {
+    const settings = loadSettings({});
+    expect(settings.partnerCenter.baseUrl).toBe('https://api.partnercenter.microsoft.com');
+    expect(settings.partnerCenter.scope).toBe('https://api.partnercenter.microsoft.com/.default');
+    expect(settings.credential.secretName).toBe('partner-center-app-secret');
+    expect(settings.sweep.schedule).toBe('0 */5 * * * *');
+    expect(settings.storage.connection).toBeUndefined();
+    expect(settings.telemetry.connectionString).toBeUndefined();
+    expect(settings.runningInAzure).toBe(false);
+    expect(settings.loopbackCloud).toBe(false);
+  });
+
+  it('names every bad setting and what is wrong with it, in one error', () => {
+    const error = failure({
+      PARTNER_CENTER_BASE_URL: 'http://api.partnercenter.microsoft.com',
+      PARTNER_CENTER_CLIENT_ID: 'not-a-guid',
+      SWEEP_SCHEDULE: '*/5 * * * *',
+      SWEEP_CONCURRENCY: '0',
+    });
+    expect(error.problems).toHaveLength(4);
+    expect(error.message).toContain('PARTNER_CENTER_BASE_URL must be an absolute https:// URL');
+    expect(error.message).toContain('PARTNER_CENTER_CLIENT_ID must be a GUID');
+    expect(error.message).toContain('SWEEP_SCHEDULE must be an NCRONTAB expression with six fields');
+    expect(error.message).toContain('SWEEP_CONCURRENCY must be greater than 0');
+  });
+
+  it('never echoes the value of a secret-bearing setting', () => {
+    const error = failure({ TRACKING_STORAGE: 'super-secret-value-123' });
+    expect(error.message).toContain('TRACKING_STORAGE must be a storage connection string');
+    expect(error.message).not.toContain('super-secret-value-123');
+  });
+
+  it('refuses the local client secret when running in Azure', () => {
+    const error = failure({ WEBSITE_INSTANCE_ID: 'abc', PARTNER_CENTER_CLIENT_SECRET: 'canary-secret' });
+    expect(error.message).toContain('PARTNER_CENTER_CLIENT_SECRET is for local development only');
+    expect(error.message).not.toContain('canary-secret');
+    expect(loadSettings({ PARTNER_CENTER_CLIENT_SECRET: 'local' }).credential.localClientSecret).toBe('local');
+  });
+
+  it('applies the loopback rule only to loopback vaults and authorities', () => {
+    expect(loadSettings({ KEY_VAULT_URL: 'https://127.0.0.1:8443' }).loopbackCloud).toBe(true);
+    expect(loadSettings({ AZURE_AUTHORITY_HOST: 'https://localhost:9443/' }).loopbackCloud).toBe(true);
+    expect(loadSettings({ KEY_VAULT_URL: 'https://kv-prod.vault.azure.net/' }).loopbackCloud).toBe(false);
+  });
+
+  it('reads TRACKING_STORAGE first, then AzureWebJobsStorage, including identity-based connections', () => {
+    const azurite = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a;BlobEndpoint=http://127.0.0.1:1/x';
+    expect(loadSettings({ AzureWebJobsStorage: azurite }).storage.connection).toMatchObject({
+      kind: 'connectionString',
+      settingName: 'AzureWebJobsStorage',
+    });
+    expect(loadSettings({ AzureWebJobsStorage: azurite, TRACKING_STORAGE: 'UseDevelopmentStorage=true' }).storage.connection).toMatchObject({
+      kind: 'connectionString',
+      settingName: 'TRACKING_STORAGE',
+    });
+    expect(loadSettings({ TRACKING_STORAGE__accountName: 'stbatchstatus' }).storage.connection).toEqual({
+      kind: 'identity',
+      tableServiceUri: 'https://stbatchstatus.table.core.windows.net',
+      blobServiceUri: 'https://stbatchstatus.blob.core.windows.net',
+      managedIdentityClientId: undefined,
+      settingName: 'TRACKING_STORAGE',
+    });
+    expect(failure({ TRACKING_STORAGE__tableServiceUri: 'https://x.table.core.windows.net' }).message).toContain(
+      'TRACKING_STORAGE__tableServiceUri and TRACKING_STORAGE__blobServiceUri must be set together',
+    );
+  });
+});
