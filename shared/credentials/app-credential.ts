@@ -105,6 +105,7 @@ interface CachedCredential {
 export class AppCredential implements TokenCredential {
   private cached?: CachedCredential;
   private inFlight?: Promise<CachedCredential>;
+  private readonly tokenFlights = new Map<string, Promise<AccessToken | null>>();
   private generation = 0;
   private readonly now: () => number;
 
@@ -112,7 +113,23 @@ export class AppCredential implements TokenCredential {
     this.now = options.now ?? Date.now;
   }
 
-  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+  /**
+   * MSAL does not merge concurrent token requests for a cold cache: concurrent callers asking for
+   * the same scopes share one request here.
+   */
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const key = `${[scopes].flat().join(' ')}|${options?.claims ?? ''}`;
+    const existing = this.tokenFlights.get(key);
+    if (existing) return existing;
+    const flight = this.acquireToken(scopes, options).finally(() => this.tokenFlights.delete(key));
+    this.tokenFlights.set(key, flight);
+    return flight;
+  }
+
+  private async acquireToken(
+    scopes: string | string[],
+    options?: GetTokenOptions,
+  ): Promise<AccessToken | null> {
     const { credential } = await this.current();
     try {
       return await credential.getToken(scopes, options);

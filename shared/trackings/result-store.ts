@@ -1,0 +1,97 @@
+import type { ContainerClient } from '@azure/storage-blob';
+import { type BatchKey, type BatchUploadDetails, batchUploadDetailsSchema } from '../partner-center/model.js';
+import type { StorageClients } from '../storage/clients.js';
+
+/** Where a ResultStore keeps its blobs, and how it makes sure the container exists. */
+export interface ResultContainer {
+  container: ContainerClient;
+  /** Creates the container on first use (shared and once per process, see StorageClients). */
+  ensure(): Promise<void>;
+}
+
+/** A stored result that is not a BatchUploadDetails any more (edited by hand, truncated). */
+export class CorruptResultError extends Error {
+  override readonly name = 'CorruptResultError';
+  constructor(readonly blobName: string) {
+    super(`The stored result ${blobName} is not a BatchUploadDetails document`);
+  }
+}
+
+/**
+ * The full terminal BatchUploadDetails of each tracking, one JSON blob per tracking. Terminal results
+ * are immutable: the first one written stays, so a sweep that crashed after writing it and the run
+ * that completes it later cannot produce two different results.
+ */
+export class ResultStore {
+  constructor(private readonly target: ResultContainer) {}
+
+  static fromClients(clients: StorageClients, containerName: string): ResultStore {
+    return new ResultStore({
+      container: clients.containerClient(containerName),
+      ensure: () => clients.ensureContainer(containerName),
+    });
+  }
+
+  /** Deterministic, so a record and a retried write always agree on where the result lives. */
+  static blobName(key: BatchKey): string {
+    return `${key.customerId}/${key.trackingId}.json`;
+  }
+
+  /** Stores the result unless one is already stored; returns the blob name either way. */
+  async put(key: BatchKey, details: BatchUploadDetails): Promise<string> {
+    await this.target.ensure();
+    const name = ResultStore.blobName(key);
+    const body = JSON.stringify(details);
+    try {
+      await this.target.container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+        conditions: { ifNoneMatch: '*' },
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      });
+    } catch (error) {
+      if (!isAlreadyThere(error)) throw error;
+    }
+    return name;
+  }
+
+  /** The stored result, or undefined when none is stored. Throws CorruptResultError when unreadable. */
+  async get(key: BatchKey): Promise<BatchUploadDetails | undefined> {
+    await this.target.ensure();
+    const name = ResultStore.blobName(key);
+    let buffer: Buffer;
+    try {
+      buffer = await this.target.container.getBlockBlobClient(name).downloadToBuffer();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(buffer.toString('utf8'));
+    } catch {
+      throw new CorruptResultError(name);
+    }
+    const parsed = batchUploadDetailsSchema.safeParse(json);
+    if (!parsed.success) throw new CorruptResultError(name);
+    return parsed.data;
+  }
+
+  /** Removes a stored result (used to replace a corrupt one). */
+  async delete(key: BatchKey): Promise<void> {
+    await this.target.ensure();
+    await this.target.container.getBlockBlobClient(ResultStore.blobName(key)).deleteIfExists();
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' &&
+    error !== null &&
+    'statusCode' in error &&
+    typeof error.statusCode === 'number'
+    ? error.statusCode
+    : undefined;
+}
+
+function isAlreadyThere(error: unknown): boolean {
+  const status = statusOf(error);
+  return status === 409 || status === 412;
+}

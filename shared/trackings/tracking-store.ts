@@ -1,0 +1,737 @@
+import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import pLimit from 'p-limit';
+import type { StorageSettings } from '../config/settings.js';
+import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
+import type { StorageClients } from '../storage/clients.js';
+import { ValidationError } from './errors.js';
+import {
+  DEFAULT_LIST_TOP,
+  MAX_LIST_TOP,
+  type TrackingError,
+  type TrackingList,
+  type TrackingRecord,
+  type TrackingState,
+} from './model.js';
+import { ResultStore } from './result-store.js';
+import { summarizeBatch } from './summary.js';
+import {
+  ALL_PARTITION,
+  customerPartition,
+  DUE_PARTITION,
+  type DueEntry,
+  dueRowKey,
+  dueUpperBound,
+  fromRecordEntity,
+  isListRowKey,
+  listRowKey,
+  normalizeUpstreamTime,
+  parseDueRowKey,
+  type StoredTracking,
+  toRecordEntity,
+  trackingTableNames,
+  withoutUndefined,
+} from './tracking-entities.js';
+
+export type { DueEntry } from './tracking-entities.js';
+export { CorruptTrackingError } from './tracking-entities.js';
+
+export interface TrackingTables {
+  trackings: TableClient;
+  due: TableClient;
+  list: TableClient;
+  /** Creates the three tables on first use (shared, once per process). */
+  ensure(): Promise<void>;
+}
+
+export type TableRole = 'trackings' | 'due' | 'list';
+export type StorageOperation = 'query' | 'read' | 'insert' | 'replace' | 'upsert' | 'delete' | 'transaction';
+
+/** One request the store made: which table, what kind, how many entities it sent or got back. */
+export interface StorageEvent {
+  table: TableRole;
+  operation: StorageOperation;
+  entities: number;
+}
+
+export type StorageObserver = (event: StorageEvent) => void;
+
+export interface TrackingStoreOptions {
+  tables: TrackingTables;
+  results: ResultStore;
+  /** Sees every storage request: for tests and metrics ("the sweep reads only due trackings"). */
+  observer?: StorageObserver;
+  /**
+   * A due entry whose record does not exist is left alone this long (a register may be between
+   * writing its index entries and its record), then removed. Default 10 minutes.
+   */
+  orphanGraceMs?: number;
+}
+
+export interface ListTrackingsOptions {
+  state?: TrackingState;
+  customerId?: string;
+  top?: number;
+  continuationToken?: string;
+}
+
+/** A tracking this sweep owns until `record.nextCheckAt` (the lease end). */
+export interface Claim {
+  key: BatchKey;
+  record: TrackingRecord;
+  etag: string;
+  leaseRowKey: string;
+  firstNotFoundAt?: string;
+  resultBlob?: string;
+}
+
+export type ClaimOutcome =
+  | { claimed: true; claim: Claim }
+  | {
+      claimed: false;
+      /**
+       * taken: another sweep claimed it first (ETag mismatch). not_due: the entry was a stale hint,
+       * re-filed at the record's next check. final: the record is final; the entry was removed.
+       * orphan: no record (yet).
+       */
+      reason: 'taken' | 'not_due' | 'final' | 'orphan';
+    };
+
+/** What a non-final check changes on a claimed tracking. */
+export interface CheckOutcome {
+  nextCheckAt: Date;
+  /** Partner Center was asked (counts in `checks`, sets `lastCheckedAt`). */
+  checked: boolean;
+  upstreamStatus?: string;
+  startedTime?: string;
+  /** null clears it. */
+  lastError?: TrackingError | null;
+  /** null clears it. */
+  firstNotFoundAt?: string | null;
+}
+
+const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
+const MAX_CONFLICT_RETRIES = 5;
+const MAX_LIST_PAGES = 5;
+const MAX_TOKEN_LENGTH = 1024;
+const TRANSACTION_SIZE = 100;
+
+/**
+ * Tracking records and their due and listing indexes in Table storage (layout: tracking-entities.ts).
+ *
+ * The record is the source of truth; index entries are hints, reconciled with the record whenever
+ * they are read. Invariant kept by every write order below, so that a crash at any point loses no
+ * tracking: every pending record has at least one due entry at or before its `nextCheckAt`.
+ * Entries are written before the record that needs them and deleted only after it moved on.
+ */
+export class TrackingStore {
+  private readonly tables: TrackingTables;
+  private readonly results: ResultStore;
+  private readonly observer?: StorageObserver;
+  private readonly orphanGraceMs: number;
+
+  constructor(options: TrackingStoreOptions) {
+    this.tables = options.tables;
+    this.results = options.results;
+    this.observer = options.observer;
+    this.orphanGraceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  }
+
+  static fromClients(
+    clients: StorageClients,
+    settings: Pick<StorageSettings, 'tablePrefix' | 'resultContainer'>,
+    options: { results?: ResultStore; observer?: StorageObserver; orphanGraceMs?: number } = {},
+  ): TrackingStore {
+    const names = trackingTableNames(settings.tablePrefix);
+    const tables: TrackingTables = {
+      trackings: clients.tableClient(names.trackings),
+      due: clients.tableClient(names.due),
+      list: clients.tableClient(names.list),
+      ensure: async () => {
+        await Promise.all([
+          clients.ensureTable(names.trackings),
+          clients.ensureTable(names.due),
+          clients.ensureTable(names.list),
+        ]);
+      },
+    };
+    return new TrackingStore({
+      tables,
+      results: options.results ?? ResultStore.fromClients(clients, settings.resultContainer),
+      observer: options.observer,
+      orphanGraceMs: options.orphanGraceMs,
+    });
+  }
+
+  // ---- caller side ----------------------------------------------------------------------------
+
+  /**
+   * Registers a tracking, due at once. Idempotent: registering a known tracking returns it
+   * unchanged; of two concurrent registers one creates and the other gets the created record.
+   */
+  async register(
+    key: BatchKey,
+    input: { label?: string },
+    now: Date,
+  ): Promise<{ record: TrackingRecord; created: boolean }> {
+    await this.tables.ensure();
+    const existing = await this.load(key);
+    if (existing) return { record: existing.record, created: false };
+
+    const nowMs = now.getTime();
+    const record: TrackingRecord = withoutUndefined({
+      customerId: key.customerId,
+      trackingId: key.trackingId,
+      label: input.label,
+      state: 'pending' as const,
+      registeredAt: now.toISOString(),
+      nextCheckAt: now.toISOString(),
+      checks: 0,
+    });
+    // Index entries first: a crash before the record leaves only orphan hints, never a record no sweep finds.
+    const dueKey = dueRowKey(key, nowMs);
+    await Promise.all([this.putDueEntry(key, dueKey), this.putListHints(key, nowMs, 'pending')]);
+    try {
+      await this.tables.trackings.createEntity(toRecordEntity({ record }));
+      this.observe('trackings', 'insert', 1);
+      return { record, created: true };
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
+    // Lost a race with a concurrent register: theirs stands; drop our hints where they differ.
+    const winner = await this.load(key);
+    if (!winner)
+      throw new Error(`Tracking ${key.customerId}/${key.trackingId} conflicted on create but cannot be read`);
+    const winnerMs = Date.parse(winner.record.registeredAt);
+    const cleanups: Promise<void>[] = [];
+    if (
+      winner.record.nextCheckAt === undefined ||
+      dueRowKey(key, Date.parse(winner.record.nextCheckAt)) !== dueKey
+    ) {
+      cleanups.push(this.deleteEntry('due', DUE_PARTITION, dueKey));
+    }
+    if (winnerMs !== nowMs) {
+      cleanups.push(this.deleteEntry('list', ALL_PARTITION, listRowKey(key, nowMs)));
+      cleanups.push(this.deleteEntry('list', customerPartition(key.customerId), listRowKey(key, nowMs)));
+    }
+    await Promise.all(cleanups);
+    return { record: winner.record, created: false };
+  }
+
+  async get(key: BatchKey): Promise<TrackingRecord | undefined> {
+    return (await this.load(key))?.record;
+  }
+
+  /**
+   * Newest registration first. Reads at most a few index pages per call, so a page may hold fewer
+   * than `top` items and still carry a continuation token. Throws ValidationError for a bad token.
+   */
+  async list(options: ListTrackingsOptions = {}): Promise<TrackingList> {
+    const top = options.top ?? DEFAULT_LIST_TOP;
+    if (!Number.isInteger(top) || top < 1 || top > MAX_LIST_TOP) {
+      throw new ValidationError([
+        { field: 'top', message: `must be a whole number from 1 to ${MAX_LIST_TOP}` },
+      ]);
+    }
+    const cursor = decodeListToken(options.continuationToken);
+    await this.tables.ensure();
+
+    const partition = options.customerId ? customerPartition(options.customerId) : ALL_PARTITION;
+    const clauses = [odata`PartitionKey eq ${partition}`];
+    if (cursor.after) clauses.push(odata`RowKey gt ${cursor.after}`);
+    if (options.state) clauses.push(odata`state eq ${options.state}`);
+    const filter = clauses.join(' and ');
+
+    const hints: { rowKey: string; key: BatchKey }[] = [];
+    let serviceToken = cursor.service;
+    for (let page = 0; page < MAX_LIST_PAGES && hints.length < top; page++) {
+      const pages = this.tables.list
+        .listEntities<{ customerId?: string; trackingId?: string }>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: top - hints.length, continuationToken: serviceToken });
+      let result: Awaited<ReturnType<typeof pages.next>>;
+      try {
+        result = await pages.next();
+      } catch (error) {
+        // A forged service token reaches the service intact; its 400 is the caller's mistake.
+        if (serviceToken && statusOf(error) === 400) {
+          throw new ValidationError([
+            { field: 'continuationToken', message: 'is not a token this service issued' },
+          ]);
+        }
+        throw error;
+      }
+      if (result.done) break;
+      this.observe('list', 'query', result.value.length);
+      for (const entity of result.value) {
+        if (
+          typeof entity.customerId === 'string' &&
+          typeof entity.trackingId === 'string' &&
+          isListRowKey(entity.rowKey ?? '')
+        ) {
+          hints.push({
+            rowKey: entity.rowKey as string,
+            key: { customerId: entity.customerId, trackingId: entity.trackingId },
+          });
+        }
+      }
+      serviceToken = result.value.continuationToken;
+      if (!serviceToken) break;
+    }
+
+    let continuationToken: string | undefined;
+    if (hints.length >= top && serviceToken !== undefined) {
+      continuationToken = encodeListToken({ after: hints[hints.length - 1]?.rowKey });
+    } else if (serviceToken !== undefined) {
+      continuationToken = encodeListToken({ after: cursor.after, service: serviceToken });
+    }
+
+    // The hints only locate records; what is returned is what the records say.
+    const limit = pLimit(16);
+    const loaded = await Promise.all(hints.map((hint) => limit(() => this.load(hint.key))));
+    const items: TrackingRecord[] = [];
+    const repairs: Promise<void>[] = [];
+    for (const stored of loaded) {
+      if (!stored) continue;
+      if (options.state && stored.record.state !== options.state) {
+        repairs.push(
+          this.putListHints(stored.record, Date.parse(stored.record.registeredAt), stored.record.state),
+        );
+        continue;
+      }
+      items.push(stored.record);
+    }
+    await Promise.allSettled(repairs);
+    return continuationToken ? { items, continuationToken } : { items };
+  }
+
+  /** Stops tracking: pending becomes cancelled; a final record is returned unchanged. */
+  async cancel(key: BatchKey, now: Date): Promise<TrackingRecord | undefined> {
+    await this.tables.ensure();
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const current = await this.load(key);
+      if (!current) return undefined;
+      if (current.record.state !== 'pending') return current.record;
+      const record: TrackingRecord = withoutUndefined({
+        ...current.record,
+        state: 'cancelled' as const,
+        nextCheckAt: undefined,
+      });
+      if (!(await this.replace({ ...current, record, cancelledAt: now.toISOString() }))) continue;
+      await this.afterFinal(record, [dueKeyOf(current.record)]);
+      return record;
+    }
+    throw new Error(`Tracking ${key.customerId}/${key.trackingId} kept changing while being cancelled`);
+  }
+
+  /**
+   * Write-through for a live lookup that saw a terminal answer for a registered tracking: stores the
+   * full result, then the record. Returns undefined when the tracking is not registered; a record
+   * already finished (or cancelled) is returned unchanged, since terminal results are immutable.
+   */
+  async recordTerminal(
+    key: BatchKey,
+    details: BatchUploadDetails,
+    now: Date,
+  ): Promise<TrackingRecord | undefined> {
+    await this.tables.ensure();
+    return this.writeTerminal(key, details, now, { checked: false });
+  }
+
+  // ---- sweep side -----------------------------------------------------------------------------
+
+  /**
+   * Due index entries with a due time at or before `now`, oldest first, one page at a time: the
+   * sweep reads these and nothing of the history. Unreadable entries are removed on the way.
+   */
+  async *dueEntries(now: Date, options: { pageSize?: number } = {}): AsyncGenerator<DueEntry[]> {
+    await this.tables.ensure();
+    const filter = odata`PartitionKey eq ${DUE_PARTITION} and RowKey lt ${dueUpperBound(now.getTime())}`;
+    const pages = this.tables.due
+      .listEntities({ queryOptions: { filter } })
+      .byPage({ maxPageSize: options.pageSize ?? 100 });
+    for await (const page of pages) {
+      this.observe('due', 'query', page.length);
+      const entries: DueEntry[] = [];
+      for (const entity of page) {
+        const entry = parseDueRowKey(entity.rowKey ?? '');
+        if (entry) entries.push(entry);
+        else if (entity.rowKey) await this.deleteEntry('due', DUE_PARTITION, entity.rowKey);
+      }
+      yield entries;
+    }
+  }
+
+  /**
+   * Claims a due tracking for `leaseMs` with an If-Match write that moves its next check to the
+   * lease end, so an overlapping sweep skips it. The entry is reconciled with the record first:
+   * stale hints are re-filed at the record's time or removed. Throws CorruptTrackingError.
+   */
+  async claim(entry: DueEntry, now: Date, leaseMs: number): Promise<ClaimOutcome> {
+    const nowMs = now.getTime();
+    const current = await this.load(entry.key);
+    if (!current) {
+      if (nowMs - entry.dueMs > this.orphanGraceMs)
+        await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+      return { claimed: false, reason: 'orphan' };
+    }
+    const { record } = current;
+    if (record.state !== 'pending') {
+      // A crash after the record went final may have left its listing hint behind: mend it first.
+      await this.putListHints(record, Date.parse(record.registeredAt), record.state);
+      await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+      return { claimed: false, reason: 'final' };
+    }
+    const nextMs = record.nextCheckAt === undefined ? nowMs : Date.parse(record.nextCheckAt);
+    const recordKey = dueRowKey(entry.key, nextMs);
+    if (nextMs > nowMs) {
+      if (recordKey !== entry.rowKey) {
+        await this.putDueEntry(entry.key, recordKey);
+        await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+      }
+      return { claimed: false, reason: 'not_due' };
+    }
+
+    const leaseEnd = new Date(nowMs + leaseMs);
+    const leased: TrackingRecord = { ...record, nextCheckAt: leaseEnd.toISOString() };
+    // Record first: until the lease entry exists, the old entry (earlier than the lease end) still covers it.
+    const etag = await this.replace({ ...current, record: leased });
+    if (!etag) return { claimed: false, reason: 'taken' };
+    const leaseRowKey = dueRowKey(entry.key, leaseEnd.getTime());
+    await this.putDueEntry(entry.key, leaseRowKey);
+    await Promise.all(
+      [...new Set([entry.rowKey, recordKey])].map((rowKey) => this.deleteEntry('due', DUE_PARTITION, rowKey)),
+    );
+    return {
+      claimed: true,
+      claim: {
+        key: entry.key,
+        record: leased,
+        etag,
+        leaseRowKey,
+        firstNotFoundAt: current.firstNotFoundAt,
+        resultBlob: current.resultBlob,
+      },
+    };
+  }
+
+  /**
+   * Completes a claimed tracking with a terminal answer. Order: full result blob, then the record
+   * that points at it, then the listing hint, then out of the due index.
+   */
+  async complete(
+    claim: Claim,
+    details: BatchUploadDetails,
+    now: Date,
+    options: { checked: boolean },
+  ): Promise<TrackingRecord> {
+    const start: StoredTracking = {
+      record: claim.record,
+      etag: claim.etag,
+      resultBlob: claim.resultBlob,
+      firstNotFoundAt: claim.firstNotFoundAt,
+    };
+    const record = await this.writeTerminal(claim.key, details, now, {
+      ...options,
+      start,
+      leaseRowKey: claim.leaseRowKey,
+    });
+    if (!record)
+      throw new Error(`Tracking ${claim.key.customerId}/${claim.key.trackingId} disappeared while claimed`);
+    return record;
+  }
+
+  /**
+   * Files the next check of a claimed tracking. Returns false when the claim was lost (the record
+   * changed meanwhile: cancelled, completed by a live lookup, or re-claimed after the lease ran out).
+   */
+  async reschedule(claim: Claim, outcome: CheckOutcome, now: Date): Promise<boolean> {
+    const record: TrackingRecord = withoutUndefined({
+      ...claim.record,
+      nextCheckAt: outcome.nextCheckAt.toISOString(),
+      checks: claim.record.checks + (outcome.checked ? 1 : 0),
+      lastCheckedAt: outcome.checked ? now.toISOString() : claim.record.lastCheckedAt,
+      upstreamStatus: outcome.upstreamStatus ?? claim.record.upstreamStatus,
+      startedTime: normalizeUpstreamTime(outcome.startedTime) ?? claim.record.startedTime,
+      lastError: outcome.lastError === null ? undefined : (outcome.lastError ?? claim.record.lastError),
+    });
+    const firstNotFoundAt =
+      outcome.firstNotFoundAt === null ? undefined : (outcome.firstNotFoundAt ?? claim.firstNotFoundAt);
+    // Entry first: the next check may be earlier than the lease end the current entry sits at.
+    const nextRowKey = dueRowKey(claim.key, outcome.nextCheckAt.getTime());
+    await this.putDueEntry(claim.key, nextRowKey);
+    const etag = await this.replace({
+      record,
+      etag: claim.etag,
+      resultBlob: claim.resultBlob,
+      firstNotFoundAt,
+    });
+    if (!etag) return false;
+    if (nextRowKey !== claim.leaseRowKey) await this.deleteEntry('due', DUE_PARTITION, claim.leaseRowKey);
+    return true;
+  }
+
+  /** Ends a claimed tracking without a result (`expired`, `not_found`). False when the claim was lost. */
+  async giveUp(
+    claim: Claim,
+    state: 'expired' | 'not_found',
+    outcome: Omit<CheckOutcome, 'nextCheckAt'>,
+    now: Date,
+  ): Promise<boolean> {
+    const record: TrackingRecord = withoutUndefined({
+      ...claim.record,
+      state,
+      nextCheckAt: undefined,
+      checks: claim.record.checks + (outcome.checked ? 1 : 0),
+      lastCheckedAt: outcome.checked ? now.toISOString() : claim.record.lastCheckedAt,
+      upstreamStatus: outcome.upstreamStatus ?? claim.record.upstreamStatus,
+      startedTime: normalizeUpstreamTime(outcome.startedTime) ?? claim.record.startedTime,
+      lastError: outcome.lastError === null ? undefined : (outcome.lastError ?? claim.record.lastError),
+    });
+    const firstNotFoundAt =
+      outcome.firstNotFoundAt === null ? undefined : (outcome.firstNotFoundAt ?? claim.firstNotFoundAt);
+    const etag = await this.replace({
+      record,
+      etag: claim.etag,
+      resultBlob: claim.resultBlob,
+      firstNotFoundAt,
+    });
+    if (!etag) return false;
+    await this.afterFinal(record, [claim.leaseRowKey]);
+    return true;
+  }
+
+  /** Moves a due entry that cannot be processed (corrupt record) to a later time, without losing it. */
+  async defer(entry: DueEntry, until: Date): Promise<void> {
+    const rowKey = dueRowKey(entry.key, until.getTime());
+    if (rowKey === entry.rowKey) return;
+    await this.putDueEntry(entry.key, rowKey);
+    await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+  }
+
+  // ---- bulk -----------------------------------------------------------------------------------
+
+  /**
+   * Writes many records at once (migration, benchmarks, test history) in table transactions of
+   * 100 per partition; index entries before records, as everywhere else.
+   */
+  async importRecords(
+    records: readonly TrackingRecord[],
+    options: { concurrency?: number } = {},
+  ): Promise<void> {
+    await this.tables.ensure();
+    const due = new Map<string, TransactionAction[]>();
+    const list = new Map<string, TransactionAction[]>();
+    const trackings = new Map<string, TransactionAction[]>();
+    const add = (groups: Map<string, TransactionAction[]>, entity: TableEntity) => {
+      const group = groups.get(entity.partitionKey) ?? [];
+      group.push(['upsert', entity, 'Replace']);
+      groups.set(entity.partitionKey, group);
+    };
+    for (const record of records) {
+      const key = { customerId: record.customerId, trackingId: record.trackingId };
+      const registeredMs = Date.parse(record.registeredAt);
+      if (record.state === 'pending') {
+        const dueMs = record.nextCheckAt ? Date.parse(record.nextCheckAt) : registeredMs;
+        add(due, { partitionKey: DUE_PARTITION, rowKey: dueRowKey(key, dueMs), ...key });
+      }
+      for (const partitionKey of [ALL_PARTITION, customerPartition(key.customerId)]) {
+        add(list, { partitionKey, rowKey: listRowKey(key, registeredMs), ...key, state: record.state });
+      }
+      add(trackings, toRecordEntity({ record }));
+    }
+    const limit = pLimit(options.concurrency ?? 8);
+    const submit = (role: TableRole, groups: Map<string, TransactionAction[]>) =>
+      Promise.all(
+        [...groups.values()].flatMap((actions) =>
+          chunk(actions, TRANSACTION_SIZE).map((part) =>
+            limit(async () => {
+              await this.tables[role].submitTransaction(part);
+              this.observe(role, 'transaction', part.length);
+            }),
+          ),
+        ),
+      );
+    await Promise.all([submit('due', due), submit('list', list)]);
+    await submit('trackings', trackings);
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private async writeTerminal(
+    key: BatchKey,
+    details: BatchUploadDetails,
+    now: Date,
+    options: { checked: boolean; start?: StoredTracking; leaseRowKey?: string },
+  ): Promise<TrackingRecord | undefined> {
+    if (!isTerminalBatchStatus(details.status)) {
+      throw new Error(`Batch status ${JSON.stringify(details.status)} is not terminal`);
+    }
+    let current = options.start ?? (await this.load(key));
+    let resultBlob: string | undefined;
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      if (!current) return undefined;
+      if (!acceptsTerminal(current.record.state)) return current.record;
+      // The full result first: a record never points at a result that is not there.
+      resultBlob ??= await this.results.put(key, details);
+      const record: TrackingRecord = withoutUndefined({
+        ...current.record,
+        state: details.status,
+        upstreamStatus: details.status,
+        nextCheckAt: undefined,
+        lastCheckedAt: now.toISOString(),
+        checks: current.record.checks + (options.checked ? 1 : 0),
+        startedTime: normalizeUpstreamTime(details.startedTime) ?? current.record.startedTime,
+        completedTime: normalizeUpstreamTime(details.completedTime),
+        lastError: undefined,
+        summary: summarizeBatch(details),
+      });
+      const etag = await this.replace({ record, etag: current.etag, resultBlob, firstNotFoundAt: undefined });
+      if (etag) {
+        await this.afterFinal(record, [dueKeyOf(current.record), options.leaseRowKey]);
+        return record;
+      }
+      current = await this.load(key);
+    }
+    throw new Error(`Tracking ${key.customerId}/${key.trackingId} kept changing while being completed`);
+  }
+
+  /** After a record went final: listing hint, then the due entries it no longer needs. */
+  private async afterFinal(record: TrackingRecord, dueRowKeys: (string | undefined)[]): Promise<void> {
+    const key = { customerId: record.customerId, trackingId: record.trackingId };
+    await this.putListHints(key, Date.parse(record.registeredAt), record.state);
+    const unique = [...new Set(dueRowKeys.filter((k): k is string => k !== undefined))];
+    await Promise.all(unique.map((rowKey) => this.deleteEntry('due', DUE_PARTITION, rowKey)));
+  }
+
+  private async load(key: BatchKey): Promise<StoredTracking | undefined> {
+    await this.tables.ensure();
+    let entity: unknown;
+    try {
+      entity = await this.tables.trackings.getEntity(key.customerId, key.trackingId);
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        this.observe('trackings', 'read', 0);
+        return undefined;
+      }
+      throw error;
+    }
+    this.observe('trackings', 'read', 1);
+    return fromRecordEntity(key, entity);
+  }
+
+  /** If-Match replace; the new ETag, or undefined when someone else changed the record first. */
+  private async replace(stored: StoredTracking): Promise<string | undefined> {
+    try {
+      const response = await this.tables.trackings.updateEntity(toRecordEntity(stored), 'Replace', {
+        etag: stored.etag,
+      });
+      this.observe('trackings', 'replace', 1);
+      if (!response.etag) throw new Error('Table storage answered an update without an ETag');
+      return response.etag;
+    } catch (error) {
+      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async putDueEntry(key: BatchKey, rowKey: string): Promise<void> {
+    await this.tables.due.upsertEntity({ partitionKey: DUE_PARTITION, rowKey, ...key }, 'Replace');
+    this.observe('due', 'upsert', 1);
+  }
+
+  private async putListHints(key: BatchKey, registeredMs: number, state: TrackingState): Promise<void> {
+    const rowKey = listRowKey(key, registeredMs);
+    const hint = { customerId: key.customerId, trackingId: key.trackingId, state };
+    await Promise.all(
+      [ALL_PARTITION, customerPartition(key.customerId)].map(async (partitionKey) => {
+        await this.tables.list.upsertEntity({ partitionKey, rowKey, ...hint }, 'Replace');
+        this.observe('list', 'upsert', 1);
+      }),
+    );
+  }
+
+  private async deleteEntry(role: TableRole, partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await this.tables[role].deleteEntity(partitionKey, rowKey);
+      this.observe(role, 'delete', 1);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      this.observe(role, 'delete', 0);
+    }
+  }
+
+  private observe(table: TableRole, operation: StorageOperation, entities: number): void {
+    this.observer?.({ table, operation, entities });
+  }
+}
+
+/** Terminal answers replace pending and our own give-ups; never a stored result or a cancel. */
+function acceptsTerminal(state: TrackingState): boolean {
+  return state === 'pending' || state === 'expired' || state === 'not_found';
+}
+
+function dueKeyOf(record: TrackingRecord): string | undefined {
+  if (record.nextCheckAt === undefined) return undefined;
+  return dueRowKey(record, Date.parse(record.nextCheckAt));
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
+  return parts;
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' &&
+    error !== null &&
+    'statusCode' in error &&
+    typeof error.statusCode === 'number'
+    ? error.statusCode
+    : undefined;
+}
+
+interface ListCursor {
+  /** Exclusive: continue after this listing row key. */
+  after?: string;
+  /** The table service's own continuation, when a page stopped inside a filtered scan. */
+  service?: string;
+}
+
+function encodeListToken(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify({ v: 1, a: cursor.after, s: cursor.service }), 'utf8').toString(
+    'base64url',
+  );
+}
+
+/** Opaque to callers; anything this service did not issue is a 400, never a 500. */
+function decodeListToken(token: string | undefined): ListCursor {
+  if (token === undefined || token === '') return {};
+  const invalid = () =>
+    new ValidationError([{ field: 'continuationToken', message: 'is not a token this service issued' }]);
+  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== 'object' || parsed === null || (parsed as { v?: unknown }).v !== 1) throw invalid();
+  const { a, s } = parsed as { a?: unknown; s?: unknown };
+  if (a !== undefined && (typeof a !== 'string' || !isListRowKey(a))) throw invalid();
+  if (s !== undefined && (typeof s !== 'string' || !isServiceToken(s))) throw invalid();
+  return { after: a as string | undefined, service: s as string | undefined };
+}
+
+/** The SDK's continuation token: base64 JSON with the service's next partition/row keys. */
+function isServiceToken(value: string): boolean {
+  if (value.length > 512 || !/^[A-Za-z0-9+/=]+$/.test(value)) return false;
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    if (typeof decoded !== 'object' || decoded === null) return false;
+    const { nextPartitionKey, nextRowKey } = decoded as { nextPartitionKey?: unknown; nextRowKey?: unknown };
+    return (
+      typeof nextPartitionKey === 'string' && (nextRowKey === undefined || typeof nextRowKey === 'string')
+    );
+  } catch {
+    return false;
+  }
+}
