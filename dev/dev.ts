@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAzurite } from './azurite.js';
+import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID, startSimulators } from './simulators/index.js';
+
+/**
+ * `npm run dev`: Azurite (in memory), the Entra ID, Key Vault and Partner Center simulators (HTTPS
+ * with a certificate generated now), and the function app, wired together with no Azure account.
+ *
+ * The function app runs as a child process — exactly `npm run serve` — because Node reads
+ * NODE_EXTRA_CA_CERTS (how it trusts the simulators' certificate) only when a process starts.
+ */
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const appPort = Number(process.env.PORT ?? 7071);
+
+async function main(): Promise<void> {
+  const stateDir = path.join(projectRoot, '.dev');
+  mkdirSync(stateDir, { recursive: true });
+
+  const [azurite, sims] = await Promise.all([startAzurite(), startSimulators()]);
+  const caFile = path.join(stateDir, 'local-ca.pem');
+  writeFileSync(caFile, sims.tls.cert);
+
+  // A batch that moves queued → processing → finished_with_errors as it is polled, for trying the sweep.
+  const demo = sims.partnerCenter.createBatch({
+    customerId: DOCS_EXAMPLE_CUSTOMER_ID,
+    devices: 8,
+    finalStatus: 'finished_with_errors',
+    advanceEveryCalls: 1,
+  });
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...sims.env,
+    NODE_EXTRA_CA_CERTS: caFile,
+    AzureWebJobsStorage: azurite.connectionString,
+    PORT: String(appPort),
+    // Every 30 s locally, so the sweep is seen working; production keeps the 5-minute default.
+    SWEEP_SCHEDULE: process.env.SWEEP_SCHEDULE ?? '*/30 * * * * *',
+    SWEEP_INITIAL_BACKOFF_SECONDS: process.env.SWEEP_INITIAL_BACKOFF_SECONDS ?? '5',
+    SWEEP_MAX_BACKOFF_SECONDS: process.env.SWEEP_MAX_BACKOFF_SECONDS ?? '30',
+  };
+  const app = spawn(process.execPath, [path.join(projectRoot, 'dist', 'dev', 'serve.js')], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+
+  let announced = false;
+  app.stdout?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (!announced && chunk.toString().includes('Function app listening at')) {
+      announced = true;
+      process.stdout.write(banner({ azurite: azurite.blobEndpoint, sims, demo }));
+    }
+  });
+
+  const stopAll = async (code: number) => {
+    await stopChild(app);
+    await Promise.all([sims.stop(), azurite.stop()]);
+    process.exit(code);
+  };
+  app.once('exit', (code) => {
+    if (!stopping) {
+      process.stderr.write(`The function app exited (code ${code}); stopping the simulators and Azurite.\n`);
+      void stopAll(code ?? 1);
+    }
+  });
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      void stopAll(0);
+    });
+  }
+}
+
+function banner(input: {
+  azurite: string;
+  sims: Awaited<ReturnType<typeof startSimulators>>;
+  demo: { customerId: string; trackingId: string; location: string };
+}): string {
+  const api = `http://localhost:${appPort}/api`;
+  const { sims, demo } = input;
+  return `
+Local stand-ins (no Azure account needed):
+  Azurite (in memory)   ${input.azurite.replace(/\/devstoreaccount1$/, '')}
+  Entra ID simulator    ${sims.entra.url}
+  Key Vault simulator   ${sims.keyVault.url}
+  Partner Center sim.   ${sims.partnerCenter.url}   (admin API under /_sim/, see dev/simulators/partner-center.ts)
+
+Try it:
+  curl ${api}/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchjobstatus/${DOCS_EXAMPLE_TRACKING_ID}
+
+  # track a batch that is still being processed, run the sweep now, read the outcome
+  curl -X POST ${api}/trackings -H 'Content-Type: application/json' -d '{"location":"${demo.location}","label":"demo"}'
+  curl -X POST http://localhost:${appPort}/admin/functions/sweepPendingTrackings -H 'Content-Type: application/json' -d '{"input":""}'
+  curl ${api}/trackings/${demo.customerId}/${demo.trackingId}
+
+Press Ctrl+C to stop everything.
+`;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`npm run dev failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
