@@ -1,6 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { type BatchKey, type BatchUploadDetails, batchUploadDetailsSchema } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
+import { statusCodeOf } from '../storage/rest-errors.js';
 
 /** Where a ResultStore keeps its blobs, and how it makes sure the container exists. */
 export interface ResultContainer {
@@ -61,7 +62,7 @@ export class ResultStore {
     try {
       buffer = await this.target.container.getBlockBlobClient(name).downloadToBuffer();
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (statusCodeOf(error) === 404) return undefined;
       throw error;
     }
     let json: unknown;
@@ -82,16 +83,7 @@ export class ResultStore {
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' &&
-    error !== null &&
-    'statusCode' in error &&
-    typeof error.statusCode === 'number'
-    ? error.statusCode
-    : undefined;
-}
-
 function isAlreadyThere(error: unknown): boolean {
-  const status = statusOf(error);
+  const status = statusCodeOf(error);
   return status === 409 || status === 412;
 }

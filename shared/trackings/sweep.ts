@@ -143,7 +143,7 @@ export class Sweeper {
       }
     }
     await Promise.all(inFlight);
-    if (state.stop === 'throttled') state.report.stoppedEarly = true;
+    if (state.stop === 'throttled' || options.abortSignal?.aborted) state.report.stoppedEarly = true;
     state.report.durationMs = Math.max(0, this.clock().getTime() - start.getTime());
     return state.report;
   }
@@ -217,6 +217,11 @@ export class Sweeper {
         });
         details = response.details;
       } catch (error) {
+        if (state.options.abortSignal?.aborted) {
+          // The host is shutting the run down: no verdict on this tracking, it is due again at once.
+          await this.reschedule(claim, { nextCheckAt: now, checked: false }, state, 'stillPending');
+          return;
+        }
         if (isPartnerCenterError(error) && error.isThrottled) {
           report.throttled += 1;
           const pauseMs = error.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS;
@@ -282,8 +287,9 @@ export class Sweeper {
       );
       return;
     }
-    if (!isPartnerCenterError(error))
+    if (!isPartnerCenterError(error)) {
       this.warn('Unexpected error while checking a tracking', claim.key, error);
+    }
     const outcome = { checked: true, lastError };
     if (this.isExpired(claim, now)) {
       await this.giveUp(claim, 'expired', outcome, now, state);

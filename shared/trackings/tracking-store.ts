@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import type { StorageSettings } from '../config/settings.js';
 import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
+import { statusCodeOf } from '../storage/rest-errors.js';
 import { ValidationError } from './errors.js';
 import {
   DEFAULT_LIST_TOP,
@@ -195,12 +196,13 @@ export class TrackingStore {
       this.observe('trackings', 'insert', 1);
       return { record, created: true };
     } catch (error) {
-      if (statusOf(error) !== 409) throw error;
+      if (statusCodeOf(error) !== 409) throw error;
     }
     // Lost a race with a concurrent register: theirs stands; drop our hints where they differ.
     const winner = await this.load(key);
-    if (!winner)
+    if (!winner) {
       throw new Error(`Tracking ${key.customerId}/${key.trackingId} conflicted on create but cannot be read`);
+    }
     const winnerMs = Date.parse(winner.record.registeredAt);
     const cleanups: Promise<void>[] = [];
     if (
@@ -252,7 +254,7 @@ export class TrackingStore {
         result = await pages.next();
       } catch (error) {
         // A forged service token reaches the service intact; its 400 is the caller's mistake.
-        if (serviceToken && statusOf(error) === 400) {
+        if (serviceToken && statusCodeOf(error) === 400) {
           throw new ValidationError([
             { field: 'continuationToken', message: 'is not a token this service issued' },
           ]);
@@ -608,7 +610,7 @@ export class TrackingStore {
     try {
       entity = await this.tables.trackings.getEntity(key.customerId, key.trackingId);
     } catch (error) {
-      if (statusOf(error) === 404) {
+      if (statusCodeOf(error) === 404) {
         this.observe('trackings', 'read', 0);
         return undefined;
       }
@@ -628,7 +630,7 @@ export class TrackingStore {
       if (!response.etag) throw new Error('Table storage answered an update without an ETag');
       return response.etag;
     } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 404) return undefined;
+      if (statusCodeOf(error) === 412 || statusCodeOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -654,7 +656,7 @@ export class TrackingStore {
       await this.tables[role].deleteEntity(partitionKey, rowKey);
       this.observe(role, 'delete', 1);
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (statusCodeOf(error) !== 404) throw error;
       this.observe(role, 'delete', 0);
     }
   }
@@ -678,15 +680,6 @@ function chunk<T>(items: T[], size: number): T[][] {
   const parts: T[][] = [];
   for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
   return parts;
-}
-
-export function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' &&
-    error !== null &&
-    'statusCode' in error &&
-    typeof error.statusCode === 'number'
-    ? error.statusCode
-    : undefined;
 }
 
 interface ListCursor {

@@ -48,7 +48,9 @@ describe('settings', () => {
     const error = failure({ WEBSITE_INSTANCE_ID: 'abc', PARTNER_CENTER_CLIENT_SECRET: 'canary-secret' });
     expect(error.message).toContain('PARTNER_CENTER_CLIENT_SECRET is for local development only');
     expect(error.message).not.toContain('canary-secret');
-    expect(loadSettings({ PARTNER_CENTER_CLIENT_SECRET: 'local' }).credential.localClientSecret).toBe('local');
+    expect(loadSettings({ PARTNER_CENTER_CLIENT_SECRET: 'local' }).credential.localClientSecret).toBe(
+      'local',
+    );
   });
 
   it('applies the loopback rule only to loopback vaults and authorities', () => {
@@ -58,12 +60,16 @@ describe('settings', () => {
   });
 
   it('reads TRACKING_STORAGE first, then AzureWebJobsStorage, including identity-based connections', () => {
-    const azurite = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a;BlobEndpoint=http://127.0.0.1:1/x';
+    const azurite =
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a;BlobEndpoint=http://127.0.0.1:1/x';
     expect(loadSettings({ AzureWebJobsStorage: azurite }).storage.connection).toMatchObject({
       kind: 'connectionString',
       settingName: 'AzureWebJobsStorage',
     });
-    expect(loadSettings({ AzureWebJobsStorage: azurite, TRACKING_STORAGE: 'UseDevelopmentStorage=true' }).storage.connection).toMatchObject({
+    expect(
+      loadSettings({ AzureWebJobsStorage: azurite, TRACKING_STORAGE: 'UseDevelopmentStorage=true' }).storage
+        .connection,
+    ).toMatchObject({
       kind: 'connectionString',
       settingName: 'TRACKING_STORAGE',
     });
@@ -74,7 +80,9 @@ describe('settings', () => {
       managedIdentityClientId: undefined,
       settingName: 'TRACKING_STORAGE',
     });
-    expect(failure({ TRACKING_STORAGE__tableServiceUri: 'https://x.table.core.windows.net' }).message).toContain(
+    expect(
+      failure({ TRACKING_STORAGE__tableServiceUri: 'https://x.table.core.windows.net' }).message,
+    ).toContain(
       'TRACKING_STORAGE__tableServiceUri and TRACKING_STORAGE__blobServiceUri must be set together',
     );
   });

@@ -1,0 +1,231 @@
+import { describe, expect, it } from 'vitest';
+import type { BatchUploadDetails } from '../../../shared/partner-center/model.js';
+import { ValidationError } from '../../../shared/trackings/errors.js';
+import { trackingRecordSchema } from '../../../shared/trackings/model.js';
+import { CorruptResultError, ResultStore } from '../../../shared/trackings/result-store.js';
+import { allEntities, guid, key, testStorage } from './storage-fixture.js';
+
+const T0 = new Date('2025-03-01T08:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+const finished: BatchUploadDetails = {
+  batchTrackingId: 'x',
+  status: 'finished',
+  startedTime: '2025-03-01T08:00:00',
+  completedTime: '2025-03-01T08:05:00',
+  devicesStatus: [
+    { serialNumber: '1', status: 'finished' },
+    {
+      serialNumber: '2',
+      status: 'finished_with_errors',
+      errorCode: '808',
+      errorDescription: 'ZtdDeviceAssignedToOtherTenant',
+    },
+  ],
+};
+
+describe('TrackingStore register', () => {
+  it('creates a pending tracking that is due at once, with index entries', async () => {
+    const storage = testStorage();
+    const k = key();
+    const { record, created } = await storage.store.register(k, { label: 'wave 1' }, T0);
+
+    expect(created).toBe(true);
+    expect(record).toEqual({
+      ...k,
+      label: 'wave 1',
+      state: 'pending',
+      registeredAt: T0.toISOString(),
+      nextCheckAt: T0.toISOString(),
+      checks: 0,
+    });
+    expect(trackingRecordSchema.parse(record)).toEqual(record);
+    expect(await storage.store.get(k)).toEqual(record);
+    const due = await allEntities(storage, 'due');
+    expect(due.map((e) => e.rowKey)).toEqual([
+      `${String(T0.getTime()).padStart(15, '0')}_${k.customerId}_${k.trackingId}`,
+    ]);
+    expect(await allEntities(storage, 'list')).toHaveLength(2);
+  });
+
+  it('is idempotent: a second register returns the first record unchanged', async () => {
+    const storage = testStorage();
+    const k = key();
+    const first = await storage.store.register(k, { label: 'first' }, T0);
+    const second = await storage.store.register(k, { label: 'second' }, at(60_000));
+
+    expect(second).toEqual({ record: first.record, created: false });
+    expect(await allEntities(storage, 'due')).toHaveLength(1);
+  });
+
+  it('concurrent registers of one id: one creates, the others get its record, one due entry remains', async () => {
+    const storage = testStorage();
+    const k = key();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => storage.store.register(k, {}, at(i))),
+    );
+
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const winner = results.find((r) => r.created)?.record;
+    for (const result of results) expect(result.record).toEqual(winner);
+    expect(await allEntities(storage, 'trackings')).toHaveLength(1);
+    expect(await allEntities(storage, 'due')).toHaveLength(1);
+    expect(await allEntities(storage, 'list')).toHaveLength(2);
+  });
+});
+
+describe('TrackingStore list', () => {
+  async function seeded() {
+    const storage = testStorage();
+    const customerA = guid();
+    const customerB = guid();
+    const keys = Array.from({ length: 7 }, (_, i) => ({
+      customerId: i % 2 ? customerB : customerA,
+      trackingId: guid(),
+    }));
+    for (const [i, k] of keys.entries()) await storage.store.register(k, {}, at(i * 1000));
+    return { storage, keys, customerA, customerB };
+  }
+
+  it('pages newest first with an opaque continuation token', async () => {
+    const { storage, keys } = await seeded();
+    const newestFirst = [...keys].reverse().map((k) => k.trackingId);
+
+    const page1 = await storage.store.list({ top: 3 });
+    const page2 = await storage.store.list({ top: 3, continuationToken: page1.continuationToken });
+    const page3 = await storage.store.list({ top: 3, continuationToken: page2.continuationToken });
+
+    expect(page1.items.map((r) => r.trackingId)).toEqual(newestFirst.slice(0, 3));
+    expect(page2.items.map((r) => r.trackingId)).toEqual(newestFirst.slice(3, 6));
+    expect(page3.items.map((r) => r.trackingId)).toEqual(newestFirst.slice(6));
+    expect(page1.continuationToken).toEqual(expect.any(String));
+    expect(page3.continuationToken).toBeUndefined();
+    expect((await storage.store.list()).items).toHaveLength(7);
+  });
+
+  it('filters by customer and by state', async () => {
+    const { storage, keys, customerB } = await seeded();
+    await storage.store.cancel(keys[1] as (typeof keys)[number], at(10_000));
+    await storage.store.recordTerminal(keys[3] as (typeof keys)[number], finished, at(10_000));
+
+    const ofB = await storage.store.list({ customerId: customerB });
+    expect(ofB.items.map((r) => r.trackingId)).toEqual([keys[5], keys[3], keys[1]].map((k) => k?.trackingId));
+    expect((await storage.store.list({ state: 'cancelled' })).items.map((r) => r.trackingId)).toEqual([
+      keys[1]?.trackingId,
+    ]);
+    expect(
+      (await storage.store.list({ state: 'finished', customerId: customerB })).items.map((r) => r.trackingId),
+    ).toEqual([keys[3]?.trackingId]);
+    const pending = await storage.store.list({ state: 'pending', top: 2 });
+    expect(pending.items.map((r) => r.trackingId)).toEqual([keys[6], keys[5]].map((k) => k?.trackingId));
+    const rest = await storage.store.list({
+      state: 'pending',
+      top: 10,
+      continuationToken: pending.continuationToken,
+    });
+    expect(rest.items.map((r) => r.trackingId)).toEqual(
+      [keys[4], keys[2], keys[0]].map((k) => k?.trackingId),
+    );
+    expect(rest.continuationToken).toBeUndefined();
+  });
+
+  it('refuses a malformed continuation token or top as a validation error', async () => {
+    const storage = testStorage();
+    for (const continuationToken of [
+      'garbage!',
+      'eyJ2IjoxfQ',
+      Buffer.from('{"v":1,"a":"x"}').toString('base64url'),
+      'a'.repeat(5000),
+    ]) {
+      const error = await storage.store.list({ continuationToken }).catch((e: unknown) => e);
+      if (continuationToken === 'eyJ2IjoxfQ') {
+        // {"v":1}: well formed, starts from the beginning
+        expect(error).toEqual({ items: [] });
+        continue;
+      }
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).problems[0]?.field).toBe('continuationToken');
+    }
+    await expect(storage.store.list({ top: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(storage.store.list({ top: 201 })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('TrackingStore cancel and recordTerminal', () => {
+  it('cancel keeps the record as cancelled and takes it out of the due index', async () => {
+    const storage = testStorage();
+    const k = key();
+    await storage.store.register(k, {}, T0);
+    const cancelled = await storage.store.cancel(k, at(1000));
+
+    expect(cancelled).toMatchObject({ ...k, state: 'cancelled', checks: 0 });
+    expect(cancelled?.nextCheckAt).toBeUndefined();
+    expect(await storage.store.get(k)).toEqual(cancelled);
+    expect(await allEntities(storage, 'due')).toHaveLength(0);
+    expect(await storage.store.cancel(key(), at(1000))).toBeUndefined();
+  });
+
+  it('recordTerminal stores the result, then the record with its summary; terminal results are immutable', async () => {
+    const storage = testStorage();
+    const k = key();
+    await storage.store.register(k, {}, T0);
+
+    const record = await storage.store.recordTerminal(k, finished, at(5000));
+    expect(record).toMatchObject({
+      state: 'finished',
+      upstreamStatus: 'finished',
+      startedTime: '2025-03-01T08:00:00.000Z',
+      completedTime: '2025-03-01T08:05:00.000Z',
+      summary: {
+        devices: 2,
+        byStatus: { finished: 1, finished_with_errors: 1 },
+        errors: [
+          {
+            code: '808',
+            name: 'ZtdDeviceAssignedToOtherTenant',
+            count: 1,
+            remedy: expect.stringContaining('deregister'),
+          },
+        ],
+      },
+    });
+    expect(record?.nextCheckAt).toBeUndefined();
+    expect(await storage.results.get(k)).toEqual(finished);
+    expect(await allEntities(storage, 'due')).toHaveLength(0);
+
+    const other = { ...finished, status: 'finished_with_errors', devicesStatus: [] };
+    expect(await storage.store.recordTerminal(k, other, at(9000))).toEqual(record);
+    expect(await storage.results.get(k)).toEqual(finished);
+    expect(await storage.store.cancel(k, at(9000))).toEqual(record);
+  });
+
+  it('recordTerminal ignores trackings that are not registered', async () => {
+    const storage = testStorage();
+    const k = key();
+    expect(await storage.store.recordTerminal(k, finished, T0)).toBeUndefined();
+    expect(await storage.results.get(k)).toBeUndefined();
+  });
+});
+
+describe('ResultStore', () => {
+  it('keeps the first result under a deterministic name and reads it back', async () => {
+    const storage = testStorage();
+    const k = key();
+    expect(ResultStore.blobName(k)).toBe(`${k.customerId}/${k.trackingId}.json`);
+    expect(await storage.results.get(k)).toBeUndefined();
+    expect(await storage.results.put(k, finished)).toBe(ResultStore.blobName(k));
+    await storage.results.put(k, { ...finished, status: 'finished_with_errors' });
+    expect(await storage.results.get(k)).toEqual(finished);
+  });
+
+  it('reports an unreadable result instead of serving it', async () => {
+    const storage = testStorage();
+    const k = key();
+    await storage.clients.ensureContainer(storage.names.resultContainer);
+    await storage.clients
+      .containerClient(storage.names.resultContainer)
+      .getBlockBlobClient(ResultStore.blobName(k))
+      .upload('{"truncat', 9);
+    await expect(storage.results.get(k)).rejects.toBeInstanceOf(CorruptResultError);
+  });
+});

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import {
+  describeDeviceError,
+  deviceErrorCatalogue,
+  UNKNOWN_ERROR_REMEDY,
+} from '../../../shared/trackings/device-errors.js';
+import { summarizeBatch } from '../../../shared/trackings/summary.js';
+
+describe('describeDeviceError', () => {
+  it('knows every code of the reference table, by code and by name', () => {
+    const catalogue = deviceErrorCatalogue();
+    expect(catalogue.map((e) => e.code)).toEqual([
+      '801',
+      '802',
+      '803',
+      '806',
+      '807',
+      '808',
+      '809',
+      '810',
+      '811',
+      '812',
+      '813',
+      '814',
+      'HashNot4k',
+      'ZtdDeviceDuplicated',
+      'StorageError',
+    ]);
+    for (const entry of catalogue) {
+      expect(entry.remedy.length).toBeGreaterThan(20);
+      expect(describeDeviceError(entry.code)).toEqual(entry);
+      expect(describeDeviceError(undefined, entry.name)).toEqual(entry);
+      expect(describeDeviceError(undefined, entry.name.toLowerCase())).toEqual(entry);
+    }
+    expect(describeDeviceError('808', 'ZtdDeviceAssignedToOtherTenant')).toMatchObject({
+      code: '808',
+      name: 'ZtdDeviceAssignedToOtherTenant',
+      remedy: expect.stringContaining('deregister'),
+      known: true,
+    });
+  });
+
+  it('keeps unknown codes as they came, with a generic remedy', () => {
+    expect(describeDeviceError('999', 'ZtdSomethingNew')).toEqual({
+      code: '999',
+      name: 'ZtdSomethingNew',
+      remedy: UNKNOWN_ERROR_REMEDY,
+      known: false,
+    });
+    expect(describeDeviceError(undefined, 'OnlyAName')).toMatchObject({
+      code: 'OnlyAName',
+      name: 'OnlyAName',
+      known: false,
+    });
+    expect(describeDeviceError(' ', '')).toBeUndefined();
+  });
+});
+
+describe('summarizeBatch', () => {
+  it('counts the failed device of a batch that is finished (the docs example)', () => {
+    const summary = summarizeBatch({
+      status: 'finished',
+      devicesStatus: [
+        {
+          serialNumber: '1234567890',
+          status: 'finished_with_errors',
+          errorCode: '808',
+          errorDescription: 'ZtdDeviceAssignedToOtherTenant',
+        },
+      ],
+    });
+    expect(summary).toEqual({
+      devices: 1,
+      byStatus: { finished_with_errors: 1 },
+      errors: [
+        {
+          code: '808',
+          name: 'ZtdDeviceAssignedToOtherTenant',
+          count: 1,
+          remedy: expect.stringContaining('deregister'),
+        },
+      ],
+    });
+  });
+
+  it('has no errors when every device succeeded, and handles a missing device list', () => {
+    expect(
+      summarizeBatch({ status: 'finished', devicesStatus: [{ status: 'finished' }, { status: 'finished' }] }),
+    ).toEqual({
+      devices: 2,
+      byStatus: { finished: 2 },
+      errors: [],
+    });
+    expect(summarizeBatch({ status: 'finished' })).toEqual({ devices: 0, byStatus: {}, errors: [] });
+  });
+
+  it('groups codes and names together, most frequent first, and counts failures without a code', () => {
+    const summary = summarizeBatch({
+      status: 'finished_with_errors',
+      devicesStatus: [
+        { status: 'finished_with_errors', errorCode: '808' },
+        { status: 'finished_with_errors', errorDescription: 'ZtdDeviceAssignedToOtherTenant' },
+        { status: 'finished_with_errors', errorCode: 'HashNot4k', errorDescription: 'HashNot4k' },
+        { status: 'finished_with_errors' },
+        { status: 'finished' },
+        {},
+      ],
+    });
+    expect(summary.devices).toBe(6);
+    expect(summary.byStatus).toEqual({ finished_with_errors: 4, finished: 1, unknown: 1 });
+    expect(summary.errors.map((e) => [e.code, e.count])).toEqual([
+      ['808', 2],
+      ['HashNot4k', 1],
+      ['unspecified', 1],
+    ]);
+  });
+
+  it('stays bounded whatever upstream sends', () => {
+    const devicesStatus = Array.from({ length: 5000 }, (_, i) => ({
+      status: `s${i}`,
+      errorCode: `E${i}`.padEnd(500, 'x'),
+    }));
+    const summary = summarizeBatch({ status: 'finished', devicesStatus });
+    expect(summary.devices).toBe(5000);
+    expect(Object.keys(summary.byStatus).length).toBeLessThanOrEqual(51);
+    expect(summary.errors.length).toBeLessThanOrEqual(51);
+    expect(summary.errors.reduce((n, e) => n + e.count, 0)).toBe(5000);
+    expect(JSON.stringify(summary).length).toBeLessThan(30_000);
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseBatchKey,
+  parseLocation,
+  parseRegistration,
+} from '../../../shared/trackings/tracking-reference.js';
+
+const C = '47021739-3426-40bf-9601-61b4b6d7c793';
+const T = '0127ed8e-ff72-4983-a3d8-e8d8bd378932';
+const KEY = { customerId: C, trackingId: T };
+
+describe('parseLocation', () => {
+  it.each([
+    `/customers/${C}/batchJobStatus/${T}`,
+    `/customers/${C}/batchjobstatus/${T}`,
+    `customers/${C}/batchJobStatus/${T}`,
+    `/v1/customers/${C}/batchJobStatus/${T}`,
+    `/v1/customers/${C.toUpperCase()}/BatchJobStatus/${T.toUpperCase()}/`,
+    `/customers/${C}/batchJobStatus/${T}?x=1#y`,
+    `https://api.partnercenter.microsoft.com/v1/customers/${C}/batchjobstatus/${T}`,
+    `https://api.partnercenter.microsoft.com/customers/${C}/batchJobStatus/${T}/?a=b`,
+    `https://127.0.0.1:8443/v1/customers/${C}/batchJobStatus/${T}`,
+  ])('reads %s', (location) => {
+    expect(parseLocation(location)).toEqual({ ok: true, value: KEY });
+  });
+
+  it.each([
+    ['', 'location'],
+    ['/customers', 'location'],
+    [`/customers/${C}/batchJobStatus`, 'location'],
+    [`/customers/${C}/batchJobStatus/${T}/devices`, 'location'],
+    [`/customers/${C}/batchJobStatus/${T.slice(1)}`, 'location'],
+    [`mailto:/customers/${C}/batchJobStatus/${T}`, 'location'],
+    [`https://[bad/customers/${C}/batchJobStatus/${T}`, 'location'],
+  ])('refuses %j', (location, field) => {
+    const result = parseLocation(location);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]?.field).toBe(field);
+  });
+
+  it('does bounded work on long hostile input', () => {
+    const hostile = `/customers/${'/'.repeat(1_000_000)}`;
+    const started = performance.now();
+    expect(parseLocation(hostile).ok).toBe(false);
+    expect(parseLocation(`/customers/${'a/'.repeat(1000)}`).ok).toBe(false);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+});
+
+describe('parseBatchKey / parseRegistration', () => {
+  it('normalises ids to lower case', () => {
+    expect(parseBatchKey(C.toUpperCase(), ` ${T.toUpperCase()} `)).toEqual({ ok: true, value: KEY });
+  });
+
+  it('lists every problem at once', () => {
+    expect(parseRegistration({ customerId: 'x', trackingId: 'y', label: 5 })).toEqual({
+      ok: false,
+      problems: [
+        { field: 'customerId', message: expect.stringContaining('GUID') },
+        { field: 'trackingId', message: expect.stringContaining('GUID') },
+        { field: 'label', message: 'must be a string' },
+      ],
+    });
+  });
+
+  it('accepts a body carrying a status link, and ignores unknown fields', () => {
+    expect(parseRegistration({ statusLink: `/customers/${C}/batchJobStatus/${T}`, extra: true })).toEqual({
+      ok: true,
+      value: { key: KEY },
+    });
+    expect(
+      parseRegistration({
+        links: { status: { uri: `/customers/${C}/batchJobStatus/${T}`, method: 'GET' } },
+        label: 'x',
+      }),
+    ).toEqual({
+      ok: true,
+      value: { key: KEY, label: 'x' },
+    });
+    expect(parseRegistration({ links: { status: `/customers/${C}/batchJobStatus/${T}` } })).toEqual({
+      ok: true,
+      value: { key: KEY },
+    });
+  });
+
+  it('treats an empty or null label as no label', () => {
+    expect(parseRegistration({ ...KEY, label: '   ' })).toEqual({ ok: true, value: { key: KEY } });
+    expect(parseRegistration({ ...KEY, label: null })).toEqual({ ok: true, value: { key: KEY } });
+  });
+
+  it('never throws, whatever the input', () => {
+    const inputs: unknown[] = [
+      undefined,
+      null,
+      0,
+      'x',
+      [],
+      () => 1,
+      Symbol('s'),
+      { location: {} },
+      { links: [] },
+      { customerId: {} },
+    ];
+    for (const input of inputs) expect(parseRegistration(input).ok).toBe(false);
+  });
+});
