@@ -10,6 +10,11 @@ import {
 } from './credentials/app-credential.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
+import { StorageClients } from './storage/clients.js';
+import { ResultStore } from './trackings/result-store.js';
+import { Sweeper, type SweepLog } from './trackings/sweep.js';
+import { TrackingService } from './trackings/tracking-service.js';
+import { TrackingStore } from './trackings/tracking-store.js';
 
 /**
  * The one composition root. Long-lived clients are built lazily, once per process, on first use,
@@ -77,7 +82,65 @@ export class AppServices {
   }
 
   get batchStatusLookup(): BatchStatusLookup {
-    return this.once('batchStatusLookup', () => new BatchStatusLookup({ reader: this.partnerCenter }));
+    return this.once('batchStatusLookup', () => {
+      // Without tracking storage the lookup still works, live only.
+      const stored = this.settings.storage.connection ? this : undefined;
+      return new BatchStatusLookup({
+        reader: this.partnerCenter,
+        results: stored?.resultStore,
+        writeThrough: stored && {
+          recordTerminal: async (key, details) => {
+            await stored.trackingStore.recordTerminal(key, details, new Date());
+          },
+        },
+      });
+    });
+  }
+
+  get storageClients(): StorageClients {
+    return this.once('storageClients', () => {
+      const { connection } = this.settings.storage;
+      if (!connection) {
+        throw new SettingsError([
+          'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: tracking needs a storage account',
+        ]);
+      }
+      const credential =
+        connection.kind === 'identity'
+          ? new DefaultAzureCredential({ managedIdentityClientId: connection.managedIdentityClientId })
+          : undefined;
+      return new StorageClients(connection, { credential });
+    });
+  }
+
+  get resultStore(): ResultStore {
+    return this.once('resultStore', () =>
+      ResultStore.fromClients(this.storageClients, this.settings.storage.resultContainer),
+    );
+  }
+
+  get trackingStore(): TrackingStore {
+    return this.once('trackingStore', () =>
+      TrackingStore.fromClients(this.storageClients, this.settings.storage, { results: this.resultStore }),
+    );
+  }
+
+  get trackingService(): TrackingService {
+    return this.once(
+      'trackingService',
+      () => new TrackingService({ store: this.trackingStore, results: this.resultStore }),
+    );
+  }
+
+  /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
+  sweeper(log?: SweepLog): Sweeper {
+    return new Sweeper({
+      store: this.trackingStore,
+      results: this.resultStore,
+      reader: this.partnerCenter,
+      settings: this.settings.sweep,
+      log,
+    });
   }
 
   private credentialSource(): CredentialMaterialSource {

@@ -3,6 +3,8 @@ import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
+import { StorageConfigurationError } from '../storage/clients.js';
+import { TrackingNotFoundError, ValidationError } from '../trackings/errors.js';
 import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
 
 /** What an endpoint needs of an HTTP request; @azure/functions' HttpRequest fits it as is. */
@@ -77,13 +79,21 @@ export function problemFor(error: unknown, correlationId: string): Problem {
   if (error instanceof RequestError) {
     return problem(error.kind, { detail: error.message, correlationId, errors: error.errors });
   }
+  if (error instanceof ValidationError) {
+    const errors = error.problems.map((p) => `${p.field}: ${p.message}`);
+    return problem('invalidRequest', { detail: error.message, correlationId, errors });
+  }
+  if (error instanceof TrackingNotFoundError) {
+    return problem('notFound', { detail: error.message, correlationId });
+  }
   if (isPartnerCenterError(error)) return upstreamProblem(error, correlationId);
   if (error instanceof CredentialError) {
     return problem('credentialUnavailable', { detail: error.message, correlationId });
   }
-  if (error instanceof SettingsError) {
+  if (error instanceof SettingsError || error instanceof StorageConfigurationError) {
+    const problems = error instanceof SettingsError ? error.problems : [error.message];
     return problem('misconfigured', {
-      detail: `The app's settings are invalid: ${error.problems.join('; ')}. An operator must fix them.`,
+      detail: `The app's settings are invalid: ${problems.join('; ')}. An operator must fix them.`,
       correlationId,
     });
   }

@@ -91,6 +91,7 @@ function evaluate(expression: ts.Expression, settingName: string): string {
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
     if (ts.isNumericLiteral(node)) return Number(node.text.replace(/_/g, ''));
     if (ts.isParenthesizedExpression(node)) return fold(node.expression);
+    if (ts.isIdentifier(node)) return fold(constantInitializer(node) ?? node);
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'String') {
       const [argument] = node.arguments;
       const inner = argument ? fold(argument) : undefined;
@@ -113,4 +114,21 @@ function evaluate(expression: ts.Expression, settingName: string): string {
     }
     return undefined;
   }
+}
+
+/** The initializer of a module-level `const NAME = <expression>` the identifier refers to. */
+function constantInitializer(identifier: ts.Identifier): ts.Expression | undefined {
+  for (const statement of identifier.getSourceFile().statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    for (const declaration of statement.declarationList.declarations) {
+      if (
+        ts.isIdentifier(declaration.name) &&
+        declaration.name.text === identifier.text &&
+        declaration.initializer
+      ) {
+        return ts.isIdentifier(declaration.initializer) ? undefined : declaration.initializer;
+      }
+    }
+  }
+  return undefined;
 }

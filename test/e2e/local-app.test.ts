@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { LocalApp } from '../../dev/serve.js';
+import {
+  DOCS_EXAMPLE_CUSTOMER_ID,
+  DOCS_EXAMPLE_TRACKING_ID,
+  type RunningSimulators,
+} from '../../dev/simulators/index.js';
+import { startTestSimulators } from '../support/simulators.js';
+
+// The whole app over HTTP, on the local host, loading the built function modules (npm test builds
+// first) exactly as `npm run serve` does, against Azurite and the simulators.
+let sims: RunningSimulators;
+let local: LocalApp;
+let api: string;
+
+beforeAll(async () => {
+  sims = await startTestSimulators();
+  const { startLocalApp } = await import('../../dev/serve.js');
+  local = await startLocalApp({
+    port: 0,
+    useLocalSettings: false,
+    env: {
+      ...sims.env,
+      AzureWebJobsStorage: inject('azuriteConnectionString'),
+      TRACKING_TABLE_PREFIX: `e2e${Date.now().toString(36)}`,
+      TRACKING_RESULT_CONTAINER: `e2e-${Date.now().toString(36)}`,
+      SWEEP_SCHEDULE: '0 0 0 1 1 *',
+    },
+    logger: () => {},
+  });
+  api = `${local.url}/api`;
+});
+
+afterAll(async () => {
+  await local?.stop();
+  await sims?.stop();
+});
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await fetch(path.startsWith('http') ? path : `${api}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
+}
+
+describe('the function app on the local host', () => {
+  it('serves exactly the registrations the Functions host would receive', () => {
+    const described = local.registry.functions.map((f) => ({
+      name: f.name,
+      kind: f.kind,
+      route: 'route' in f ? f.route : undefined,
+      methods: 'methods' in f ? f.methods : undefined,
+      authLevel: 'authLevel' in f ? f.authLevel : undefined,
+      schedule: 'schedule' in f ? f.schedule : undefined,
+    }));
+    expect(described).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'getBatchStatus',
+          kind: 'http',
+          route: 'customers/{customerId}/batchJobStatus/{trackingId}',
+          methods: ['GET'],
+          authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'health',
+          kind: 'http',
+          route: 'health',
+          methods: ['GET'],
+          authLevel: 'anonymous',
+          schedule: undefined,
+        },
+        {
+          name: 'trackings',
+          kind: 'http',
+          route: 'trackings/{customerId?}/{trackingId?}',
+          methods: ['GET', 'POST', 'DELETE'],
+          authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'sweepPendingTrackings',
+          kind: 'timer',
+          route: undefined,
+          methods: undefined,
+          authLevel: undefined,
+          schedule: '%SWEEP_SCHEDULE%',
+        },
+      ]),
+    );
+  });
+
+  it("answers the docs' example through Key Vault, Entra ID and Partner Center, path case-insensitive", async () => {
+    sims.partnerCenter.reset();
+    const res = await call(
+      'GET',
+      `/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchjobstatus/${DOCS_EXAMPLE_TRACKING_ID}`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ batchTrackingId: DOCS_EXAMPLE_TRACKING_ID, status: 'finished' });
+    expect(sims.partnerCenter.counters.total).toBe(1);
+    expect(sims.keyVault.counters.secretReads).toBeGreaterThanOrEqual(1);
+    expect(sims.entra.counters.tokenRequestsByClientId[sims.app.clientId]).toBeGreaterThanOrEqual(1);
+  });
+
+  it('registers a tracking, sweeps it to its outcome, and then serves the lookup from storage', async () => {
+    const batch = sims.partnerCenter.createBatch({
+      customerId: crypto.randomUUID(),
+      devices: [
+        { serialNumber: 'SN-OK-1' },
+        { serialNumber: 'SN-OK-2' },
+        { serialNumber: 'SN-808', errorCode: '808' },
+      ],
+      finalStatus: 'finished_with_errors',
+      advanceEveryCalls: 0,
+    });
+
+    const registered = await call('POST', '/trackings', {
+      location: batch.location.toUpperCase(),
+      label: 'e2e',
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.headers.get('Location')).toBe(`/api/trackings/${batch.customerId}/${batch.trackingId}`);
+    expect(registered.json).toMatchObject({ state: 'pending', checks: 0, label: 'e2e' });
+    expect(
+      (await call('POST', '/trackings', { customerId: batch.customerId, trackingId: batch.trackingId }))
+        .status,
+    ).toBe(200);
+
+    // The host runs the timer function exactly as on its schedule and tells when it finished.
+    const outcome = await local.host.invoke('sweepPendingTrackings');
+    expect(outcome.status).toBe('succeeded');
+
+    const record = (await call('GET', `/trackings/${batch.customerId}/${batch.trackingId}`)).json!;
+    expect(record).toMatchObject({
+      state: 'finished_with_errors',
+      upstreamStatus: 'finished_with_errors',
+      checks: 1,
+      summary: {
+        devices: 3,
+        byStatus: { finished: 2, finished_with_errors: 1 },
+        errors: [{ code: '808', name: 'ZtdDeviceAssignedToOtherTenant', count: 1 }],
+      },
+    });
+    const remedy = (record.summary as { errors: Array<{ remedy: string }> }).errors[0]!.remedy;
+    expect(remedy).toMatch(/deregister/i);
+
+    const withDevices = await call(
+      'GET',
+      `/trackings/${batch.customerId}/${batch.trackingId}?include=devices`,
+    );
+    expect((withDevices.json as { devicesStatus: unknown[] }).devicesStatus).toHaveLength(3);
+
+    sims.partnerCenter.reset();
+    const lookup = await call('GET', `/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`);
+    expect(lookup.status).toBe(200);
+    expect(lookup.headers.get('X-Result-Source')).toMatch(/storage|memory/);
+    expect(lookup.json).toMatchObject({ status: 'finished_with_errors' });
+    expect(sims.partnerCenter.counters.total).toBe(0);
+  });
+
+  it('lists, cancels and refuses bad input with problem+json', async () => {
+    const customerId = crypto.randomUUID();
+    const trackingId = crypto.randomUUID();
+    expect((await call('POST', '/trackings', { customerId, trackingId })).status).toBe(201);
+    const list = await call('GET', `/trackings?customerId=${customerId}`);
+    expect(list.json).toMatchObject({ items: [{ customerId, trackingId, state: 'pending' }] });
+
+    expect((await call('DELETE', `/trackings/${customerId}/${trackingId}`)).status).toBe(204);
+    expect((await call('GET', `/trackings/${customerId}/${trackingId}`)).json).toMatchObject({
+      state: 'cancelled',
+    });
+
+    const bad = await call('POST', '/trackings', { location: '/customers/nope/batchJobStatus/also-nope' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('Content-Type')).toBe('application/problem+json');
+    expect(bad.json).toMatchObject({ type: '/problems/invalid-request', status: 400 });
+
+    const unknown = await call('GET', `/trackings/${crypto.randomUUID()}/${crypto.randomUUID()}`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toMatchObject({ type: '/problems/not-found' });
+  });
+
+  it('starts the sweep on demand through the admin endpoint, as the Functions host does', async () => {
+    const res = await fetch(`${local.url}/admin/functions/sweepPendingTrackings`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"input":""}',
+    });
+    expect(res.status).toBe(202);
+  });
+
+  it('answers health anonymously with the version and nothing secret', async () => {
+    const res = await call('GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ status: 'ok', version: '0.1.0' });
+    expect(JSON.stringify(res.json)).not.toContain(sims.app.clientSecret);
+  });
+});
