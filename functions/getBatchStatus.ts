@@ -8,17 +8,22 @@ export async function getBatchStatus(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return runHttpEndpoint(request, context, async ({ correlationId }) => {
-    const result = await services().batchStatusLookup.lookup(
-      request.params.customerId,
-      request.params.trackingId,
-      {
-        refresh: request.query.get('refresh') === 'true',
-        correlationId,
-      },
-    );
-    return lookupResponse(result);
-  });
+  return runHttpEndpoint(
+    request,
+    context,
+    async ({ correlationId }) => {
+      const result = await services().batchStatusLookup.lookup(
+        request.params.customerId,
+        request.params.trackingId,
+        {
+          refresh: request.query.get('refresh') === 'true',
+          correlationId,
+        },
+      );
+      return lookupResponse(result);
+    },
+    { authorize: services().authorizeCaller },
+  );
 }
 
 app.http('getBatchStatus', {

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { CallerAuthenticator } from './auth/caller-auth.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
@@ -142,6 +143,15 @@ export class AppServices {
       log,
     });
   }
+
+  /** Optional Entra ID check of callers (CALLER_AUTH_*); a no-op when not configured. */
+  get callerAuthenticator(): CallerAuthenticator {
+    return this.once('callerAuthenticator', () => new CallerAuthenticator(this.settings.callerAuth));
+  }
+
+  /** For `runHttpEndpoint`'s `authorize` option: function keys are the host's, tokens are ours. */
+  readonly authorizeCaller = (call: { headers: { get(name: string): string | null } }) =>
+    this.callerAuthenticator.authenticate(call.headers);
 
   private credentialSource(): CredentialMaterialSource {
     const { credential, loopbackCloud } = this.settings;

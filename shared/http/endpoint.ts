@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CallerAuthUnavailableError, callerAuthHeaders } from '../auth/errors.js';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
@@ -40,6 +41,11 @@ export interface EndpointContext {
   correlationId: string;
 }
 
+export interface EndpointOptions {
+  /** Checks the caller before the handler runs (Entra ID bearer tokens, when configured). */
+  authorize?: (call: HttpCall) => Promise<unknown>;
+}
+
 const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];
 
 /**
@@ -62,15 +68,17 @@ export async function runHttpEndpoint(
   call: HttpCall,
   log: EndpointLog,
   handler: (context: EndpointContext) => Promise<HttpResult>,
+  options: EndpointOptions = {},
 ): Promise<HttpResult> {
   const correlationId = resolveCorrelationId(call.headers);
   let result: HttpResult;
   try {
+    await options.authorize?.(call);
     result = await handler({ correlationId });
   } catch (error) {
     const answer = problemFor(error, correlationId);
     logFailure(log, answer, error);
-    result = problemResult(answer, retryAfterHeader(error));
+    result = problemResult(answer, { ...retryAfterHeader(error), ...callerAuthHeaders(error) });
   }
   return { ...result, headers: { ...result.headers, 'MS-CorrelationId': correlationId } };
 }
@@ -89,6 +97,12 @@ export function problemFor(error: unknown, correlationId: string): Problem {
   if (isPartnerCenterError(error)) return upstreamProblem(error, correlationId);
   if (error instanceof CredentialError) {
     return problem('credentialUnavailable', { detail: error.message, correlationId });
+  }
+  if (error instanceof CallerAuthUnavailableError) {
+    return problem('callerAuthUnavailable', {
+      detail: `The app could not fetch Microsoft Entra ID signing keys to check your token. Retry after ${error.retryAfterSeconds} seconds.`,
+      correlationId,
+    });
   }
   if (error instanceof SettingsError || error instanceof StorageConfigurationError) {
     const problems = error instanceof SettingsError ? error.problems : [error.message];

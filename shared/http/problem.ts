@@ -81,6 +81,11 @@ export const problemTypes = {
     title: 'Tracking storage is unavailable',
     status: 503,
   },
+  callerAuthUnavailable: {
+    type: '/problems/caller-auth-unavailable',
+    title: 'Caller authentication is temporarily unavailable',
+    status: 503,
+  },
   misconfigured: { type: '/problems/misconfigured', title: 'The app is misconfigured', status: 500 },
   internal: { type: '/problems/internal', title: 'Unexpected error', status: 500 },
 } as const;
