@@ -284,7 +284,7 @@ export function loadSettings(env: Environment = process.env): Settings {
 
   const callerAuth: CallerAuthSettings = {
     audience: read('CALLER_AUTH_AUDIENCE', text),
-    tenantId: read('CALLER_AUTH_TENANT_ID', text),
+    tenantId: read('CALLER_AUTH_TENANT_ID', guid),
     requiredRole: read('CALLER_AUTH_REQUIRED_ROLE', text),
     authorityHost: authorityHost ?? DEFAULT_AUTHORITY_HOST,
   };
