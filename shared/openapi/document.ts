@@ -1,0 +1,409 @@
+import { z } from 'zod';
+import { appVersion } from '../health/liveness.js';
+import { livenessReportSchema } from '../health/liveness-schema.js';
+import { PROBLEM_CONTENT_TYPE, type ProblemKind, problem, problemTypes } from '../http/problem.js';
+import { problemSchema } from '../http/problem-schema.js';
+import { MAX_JSON_BODY_BYTES } from '../http/request-body.js';
+import { batchUploadDetailsSchema, deviceUploadDetailsSchema } from '../partner-center/model.js';
+import {
+  listTrackingsQuerySchema,
+  registerTrackingBodySchema,
+  trackingListSchema,
+  trackingRecordSchema,
+  trackingWithDevicesSchema,
+} from '../trackings/model.js';
+import {
+  correlationIdRequestHeader,
+  customerIdParameter,
+  includeParameter,
+  type ResponseHeaderName,
+  refreshParameter,
+  responseHeaders,
+  trackingIdParameter,
+} from './http-fields.js';
+import {
+  COMPONENT_SCHEMA_PREFIX,
+  inlineSchema,
+  type JsonSchema,
+  type NamedSchema,
+  named,
+  schemaComponents,
+} from './json-schema.js';
+import type {
+  HeaderObject,
+  OpenApiDocument,
+  OperationObject,
+  ParameterObject,
+  ResponseObject,
+  SecurityRequirement,
+} from './objects.js';
+
+/**
+ * The app's OpenAPI 3.1 document. Every JSON body is described by the zod schema the code uses
+ * (converted with `z.toJSONSchema`), every problem by `problemTypes`, so the document cannot
+ * drift from the code; routes are checked against the function registrations by the tests.
+ */
+
+/** A minimal shape of this very document, for the `/openapi.json` answer. */
+export const openApiDocumentSchema = z
+  .object({
+    openapi: z.string().regex(/^3\.1\.\d+$/),
+    info: z.object({ title: z.string(), version: z.string() }).loose(),
+    paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+    components: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose()
+  .describe('An OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.1)')
+  .meta({ id: 'OpenApiDocument' });
+
+/** The named schemas of the document, with the side of the wire each describes. */
+export const documentedSchemas: readonly NamedSchema[] = [
+  named(batchUploadDetailsSchema, 'output', 'BatchUploadDetails'),
+  named(deviceUploadDetailsSchema, 'output', 'DeviceUploadDetails'),
+  named(trackingRecordSchema, 'output'),
+  named(trackingWithDevicesSchema, 'output'),
+  named(trackingListSchema, 'output'),
+  named(problemSchema, 'output'),
+  named(livenessReportSchema, 'output'),
+  named(openApiDocumentSchema, 'output'),
+  named(registerTrackingBodySchema, 'input'),
+  named(listTrackingsQuerySchema, 'input'),
+];
+
+const idOf = (schema: z.ZodType): string => {
+  const found = documentedSchemas.find((entry) => entry.schema === schema);
+  if (!found) throw new Error('The OpenAPI document refers to a schema it does not list.');
+  return found.id;
+};
+const ref = (schema: z.ZodType): JsonSchema => ({ $ref: `${COMPONENT_SCHEMA_PREFIX}${idOf(schema)}` });
+
+const JSON_CONTENT_TYPE = 'application/json';
+
+const FUNCTION_KEY: SecurityRequirement[] = [
+  { functionKey: [] },
+  { functionKeyQuery: [] },
+  { functionKey: [], entraBearer: [] },
+  { functionKeyQuery: [], entraBearer: [] },
+];
+const ANONYMOUS: SecurityRequirement[] = [];
+
+/** What any function-level endpoint may answer, whatever it does. */
+const CALLER_AUTH_PROBLEMS: ProblemKind[] = ['unauthorized', 'forbidden', 'callerAuthUnavailable'];
+const SERVICE_PROBLEMS: ProblemKind[] = ['misconfigured', 'internal'];
+
+function header(name: ResponseHeaderName, required: boolean, description?: string): [string, HeaderObject] {
+  const schema = inlineSchema(responseHeaders[name], 'output');
+  return [
+    name,
+    {
+      description: description ?? (schema.description as string | undefined) ?? name,
+      required,
+      schema,
+    },
+  ];
+}
+
+function parameter(
+  name: string,
+  where: ParameterObject['in'],
+  schema: z.ZodType,
+  required: boolean,
+): ParameterObject {
+  const json = inlineSchema(schema, 'input');
+  const description = json.description as string | undefined;
+  return { name, in: where, required, ...(description ? { description } : {}), schema: json };
+}
+
+const correlationParameters: ParameterObject[] = [
+  parameter('MS-CorrelationId', 'header', correlationIdRequestHeader, false),
+  parameter('x-correlation-id', 'header', correlationIdRequestHeader, false),
+];
+
+const batchKeyParameters: ParameterObject[] = [
+  parameter('customerId', 'path', customerIdParameter, true),
+  parameter('trackingId', 'path', trackingIdParameter, true),
+];
+
+/** Query parameters from an object schema's component: one parameter per property. */
+function queryParameters(objectSchema: z.ZodType, components: Record<string, JsonSchema>): ParameterObject[] {
+  const component = components[idOf(objectSchema)] as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  return Object.entries(component.properties ?? {}).map(([name, schema]) => {
+    const description = schema.description as string | undefined;
+    return {
+      name,
+      in: 'query',
+      required: component.required?.includes(name) ?? false,
+      ...(description ? { description } : {}),
+      schema,
+    };
+  });
+}
+
+function success(
+  description: string,
+  body: { schema: z.ZodType; contentType?: string } | undefined,
+  headers: [string, HeaderObject][],
+): ResponseObject {
+  return {
+    description,
+    headers: Object.fromEntries(headers),
+    ...(body ? { content: { [body.contentType ?? JSON_CONTENT_TYPE]: { schema: ref(body.schema) } } } : {}),
+  };
+}
+
+const EXAMPLE_CORRELATION_ID = '9f1c2b3a-4d5e-4f60-8a7b-6c5d4e3f2a10';
+
+/** One response per status the kinds map to, each listing its problem types as examples. */
+function problemResponses(kinds: readonly ProblemKind[]): Record<string, ResponseObject> {
+  const byStatus = new Map<number, ProblemKind[]>();
+  for (const kind of new Set(kinds)) {
+    const status = problemTypes[kind].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);
+  }
+  const responses: Record<string, ResponseObject> = {};
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    const ofStatus = byStatus.get(status)!;
+    const headers = [header('MS-CorrelationId', true), header('Cache-Control', true)];
+    if (status === 503) headers.push(header('Retry-After', true));
+    if (status === 401 || status === 403) headers.push(header('WWW-Authenticate', false));
+    let description = ofStatus.map((kind) => problemTypes[kind].title).join('; ');
+    if (status === 401) {
+      description +=
+        '. A missing or wrong function key is refused by the Functions host before the app runs ' +
+        '(Azure answers it with an empty body).';
+    }
+    responses[String(status)] = {
+      description,
+      headers: Object.fromEntries(headers),
+      content: {
+        [PROBLEM_CONTENT_TYPE]: {
+          schema: ref(problemSchema),
+          examples: Object.fromEntries(
+            ofStatus.map((kind) => [
+              kind,
+              {
+                summary: problemTypes[kind].title,
+                value: problem(kind, {
+                  detail: 'What happened and what to do next.',
+                  correlationId: EXAMPLE_CORRELATION_ID,
+                }),
+              },
+            ]),
+          ),
+        },
+      },
+    };
+  }
+  return responses;
+}
+
+function securedOperation(
+  operation: Omit<OperationObject, 'security' | 'responses'> & {
+    success: Record<string, ResponseObject>;
+    problems: ProblemKind[];
+  },
+): OperationObject {
+  const { success: ok, problems, parameters, ...rest } = operation;
+  return {
+    ...rest,
+    parameters: [...(parameters ?? []), ...correlationParameters],
+    responses: { ...ok, ...problemResponses([...problems, ...CALLER_AUTH_PROBLEMS, ...SERVICE_PROBLEMS]) },
+    security: FUNCTION_KEY,
+  };
+}
+
+export function buildOpenApiDocument(): OpenApiDocument {
+  const schemas = schemaComponents(documentedSchemas);
+  const correlation = header('MS-CorrelationId', true);
+  const noStore = header('Cache-Control', true);
+  const trackingProblems: ProblemKind[] = ['storageUnavailable'];
+
+  const getBatchStatus = securedOperation({
+    operationId: 'getBatchStatus',
+    tags: ['Batch status'],
+    summary: "A device batch upload's status, as Partner Center reports it",
+    description:
+      "Partner Center's `GET /v1/customers/{customerId}/batchJobStatus/{trackingId}`, called with the app's own " +
+      'credentials. A terminal result (`finished`, `finished_with_errors`) never changes: once known it is served ' +
+      'from storage or memory without asking Partner Center again, unless `refresh=true`.',
+    parameters: [...batchKeyParameters, parameter('refresh', 'query', refreshParameter, false)],
+    success: {
+      '200': success("Partner Center's BatchUploadDetails, unchanged", { schema: batchUploadDetailsSchema }, [
+        correlation,
+        header('X-Result-Source', true),
+        header('Cache-Control', true),
+        header('MS-RequestId', false),
+        header('MS-CV', false),
+      ]),
+    },
+    problems: [
+      'invalidRequest',
+      'batchNotFound',
+      'upstreamAuthorization',
+      'credentialUnavailable',
+      'upstreamError',
+      'upstreamInvalidResponse',
+      'upstreamUnreachable',
+      'upstreamThrottled',
+      'upstreamTimeout',
+      'storageUnavailable',
+    ],
+  });
+
+  const registerTracking = securedOperation({
+    operationId: 'registerTracking',
+    tags: ['Trackings'],
+    summary: 'Track a batch upload until it is done',
+    description:
+      'Idempotent: `201` with the new record, or `200` with the existing one when the batch is already tracked. ' +
+      'The new tracking is due at once: the next sweep checks it.',
+    requestBody: {
+      required: true,
+      description: `JSON (\`application/json\` or any \`application/*+json\`), at most ${MAX_JSON_BODY_BYTES} bytes.`,
+      content: { [JSON_CONTENT_TYPE]: { schema: ref(registerTrackingBodySchema) } },
+    },
+    success: {
+      '200': success('Already tracked: the existing record, unchanged', { schema: trackingRecordSchema }, [
+        correlation,
+        noStore,
+      ]),
+      '201': success('Now tracked: the new record', { schema: trackingRecordSchema }, [
+        correlation,
+        noStore,
+        header('Location', true),
+      ]),
+    },
+    problems: ['invalidRequest', 'payloadTooLarge', 'unsupportedMediaType', ...trackingProblems],
+  });
+
+  const listTrackings = securedOperation({
+    operationId: 'listTrackings',
+    tags: ['Trackings'],
+    summary: 'Tracked batches, newest registration first',
+    parameters: queryParameters(listTrackingsQuerySchema, schemas),
+    success: {
+      '200': success('One page of trackings', { schema: trackingListSchema }, [correlation, noStore]),
+    },
+    problems: ['invalidRequest', ...trackingProblems],
+  });
+
+  const getTracking = securedOperation({
+    operationId: 'getTracking',
+    tags: ['Trackings'],
+    summary: 'One tracking: state, timings and device-level summary',
+    parameters: [...batchKeyParameters, parameter('include', 'query', includeParameter, false)],
+    success: {
+      '200': success('The tracking', { schema: trackingWithDevicesSchema }, [
+        correlation,
+        header('Cache-Control', true),
+      ]),
+    },
+    problems: ['invalidRequest', 'notFound', ...trackingProblems],
+  });
+
+  const cancelTracking = securedOperation({
+    operationId: 'cancelTracking',
+    tags: ['Trackings'],
+    summary: 'Stop tracking a batch',
+    description: 'The record stays, as `cancelled` unless it was already final.',
+    parameters: batchKeyParameters,
+    success: { '204': success('Tracking stopped', undefined, [correlation, noStore]) },
+    problems: ['invalidRequest', 'notFound', ...trackingProblems],
+  });
+
+  const getHealth: OperationObject = {
+    operationId: 'getHealth',
+    tags: ['Service'],
+    summary: 'Liveness: answers whenever the process can serve requests',
+    // Further health checks add their query parameters and responses here.
+    parameters: [],
+    responses: {
+      '200': success('The process is alive', { schema: livenessReportSchema }, [correlation, noStore]),
+    },
+    security: ANONYMOUS,
+  };
+
+  const getOpenApiDocument: OperationObject = {
+    operationId: 'getOpenApiDocument',
+    tags: ['Service'],
+    summary: 'This OpenAPI 3.1 document',
+    parameters: [...correlationParameters],
+    responses: {
+      '200': success('The document', { schema: openApiDocumentSchema }, [correlation]),
+      ...problemResponses(['internal']),
+    },
+    security: ANONYMOUS,
+  };
+
+  return {
+    openapi: '3.1.1',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'Device batch status service',
+      version: appVersion(),
+      description:
+        'One dependable place to ask what happened to device batch uploads in Microsoft Partner Center: ' +
+        "a live status lookup with the app's own credentials, and trackings that a timer sweep keeps polling " +
+        'until each batch is done. Every error is `application/problem+json` (RFC 9457) with a `type` to switch ' +
+        'on and a `correlationId`, also echoed in the `MS-CorrelationId` header.',
+    },
+    servers: [{ url: '/api', description: 'This function app' }],
+    tags: [
+      { name: 'Batch status', description: 'Live lookups of Partner Center batch upload status' },
+      { name: 'Trackings', description: 'Batches the app keeps polling until they are done' },
+      { name: 'Service', description: 'About the service itself' },
+    ],
+    paths: {
+      '/customers/{customerId}/batchJobStatus/{trackingId}': { get: getBatchStatus },
+      '/trackings': { post: registerTracking, get: listTrackings },
+      '/trackings/{customerId}/{trackingId}': { get: getTracking, delete: cancelTracking },
+      '/health': { get: getHealth },
+      '/openapi.json': { get: getOpenApiDocument },
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        functionKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-functions-key',
+          description: 'An Azure Functions function (or host) key.',
+        },
+        functionKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'code',
+          description: 'The same function key, as the `code` query parameter.',
+        },
+        entraBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'A Microsoft Entra ID access token for this app, in addition to the function key. Required only ' +
+            'where the app is configured for it (`CALLER_AUTH_AUDIENCE`, `CALLER_AUTH_TENANT_ID`, optionally ' +
+            '`CALLER_AUTH_REQUIRED_ROLE`); ignored otherwise.',
+        },
+      },
+    },
+  };
+}
+
+let cached: OpenApiDocument | undefined;
+
+/** The document, built on first use and then shared (frozen: callers cannot change it for the next one). */
+export function openApiDocument(): OpenApiDocument {
+  cached ??= deepFreeze(buildOpenApiDocument());
+  return cached;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
