@@ -15,7 +15,8 @@ export const deviceUploadDetailsSchema = z
     errorDescription: z.string().optional(),
     attributes: z.object({ objectType: z.string().optional() }).loose().optional(),
   })
-  .loose();
+  .loose()
+  .meta({ id: 'DeviceUploadDetails' });
 
 export const batchUploadDetailsSchema = z
   .object({
@@ -29,7 +30,8 @@ export const batchUploadDetailsSchema = z
       .loose()
       .optional(),
   })
-  .loose();
+  .loose()
+  .meta({ id: 'BatchUploadDetails' });
 
 export type DeviceUploadDetails = z.infer<typeof deviceUploadDetailsSchema>;
 export type BatchUploadDetails = z.infer<typeof batchUploadDetailsSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceUploadDetailsSchema } from '../partner-center/model.js';
+import { deviceUploadDetailsSchema, GUID_PATTERN } from '../partner-center/model.js';
 
 /**
  * The public shape of a tracking (DESIGN.md, "Tracking API shapes"). These schemas are the single
@@ -190,18 +190,40 @@ export const registerTrackingBodySchema = z
   )
   .meta({ id: 'RegisterTrackingBody' });
 
+/** Longest continuation token accepted; the ones this service issues are far shorter. */
+export const MAX_CONTINUATION_TOKEN_LENGTH = 1024;
+
+/** The list query, exactly as validated by TrackingService.list (and documented from here). */
 export const listTrackingsQuerySchema = z
   .object({
-    state: trackingStateSchema.optional(),
-    customerId: z.string().optional().describe('Only this customer (GUID)'),
-    top: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_LIST_TOP)
+    state: z
+      .enum(TRACKING_STATES, { error: `must be one of ${TRACKING_STATES.join(', ')}` })
       .optional()
-      .describe(`Page size, default ${DEFAULT_LIST_TOP}`),
-    continuationToken: z.string().optional(),
+      .describe('Only trackings in this state'),
+    customerId: z
+      .string()
+      .regex(GUID_PATTERN, 'must be a GUID')
+      .transform((v) => v.toLowerCase())
+      .optional()
+      .describe('Only this customer (GUID)'),
+    top: z
+      .string()
+      .regex(/^\d{1,4}$/, `must be a whole number from 1 to ${MAX_LIST_TOP}`)
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(1, `must be a whole number from 1 to ${MAX_LIST_TOP}`)
+          .max(MAX_LIST_TOP, `must be a whole number from 1 to ${MAX_LIST_TOP}`),
+      )
+      .optional()
+      .describe(`Page size, default ${DEFAULT_LIST_TOP}, at most ${MAX_LIST_TOP}`),
+    continuationToken: z
+      .string()
+      .max(MAX_CONTINUATION_TOKEN_LENGTH, 'is not a token this service issued')
+      .optional()
+      .describe('From the previous page'),
   })
   .meta({ id: 'ListTrackingsQuery' });
 

@@ -1,17 +1,14 @@
 import { isTerminalBatchStatus } from '../partner-center/model.js';
 import { TrackingNotFoundError, ValidationError } from './errors.js';
 import {
-  MAX_LIST_TOP,
-  TRACKING_STATES,
+  listTrackingsQuerySchema,
   type TrackingList,
   type TrackingRecord,
-  type TrackingState,
   type TrackingWithDevices,
-  type ValidationProblem,
 } from './model.js';
 import type { ResultStore } from './result-store.js';
-import { parseBatchKey, parseGuid, parseRegistration } from './tracking-reference.js';
-import type { ListTrackingsOptions, TrackingStore } from './tracking-store.js';
+import { parseBatchKey, parseRegistration } from './tracking-reference.js';
+import type { TrackingStore } from './tracking-store.js';
 
 export interface TrackingServiceOptions {
   store: TrackingStore;
@@ -23,8 +20,6 @@ export interface GetTrackingOptions {
   /** Adds the full per-device list from the stored result (`?include=devices`). */
   includeDevices?: boolean;
 }
-
-const MAX_TOKEN_LENGTH = 1024;
 
 /**
  * The tracking operations behind the HTTP API, input validation included. Failures a caller can
@@ -64,37 +59,22 @@ export class TrackingService {
 
   /** Query parameters as they came (`state`, `customerId`, `top`, `continuationToken`); others are ignored. */
   async list(query: Readonly<Record<string, string | undefined>>): Promise<TrackingList> {
-    const problems: ValidationProblem[] = [];
-    const options: ListTrackingsOptions = {};
-    const value = (name: string) => {
-      const raw = query[name]?.trim();
-      return raw ? raw : undefined;
-    };
-
-    const state = value('state');
-    if (state !== undefined) {
-      if ((TRACKING_STATES as readonly string[]).includes(state)) options.state = state as TrackingState;
-      else problems.push({ field: 'state', message: `must be one of ${TRACKING_STATES.join(', ')}` });
+    // Only the documented parameters, blanks as absent: `code` (the function key) and the like are not ours.
+    const known = Object.fromEntries(
+      Object.keys(listTrackingsQuerySchema.shape)
+        .map((name) => [name, query[name]?.trim()] as const)
+        .filter(([, value]) => value),
+    );
+    const parsed = listTrackingsQuerySchema.safeParse(known);
+    if (!parsed.success) {
+      throw new ValidationError(
+        parsed.error.issues.map((issue) => ({
+          field: String(issue.path[0] ?? 'query'),
+          message: issue.message,
+        })),
+      );
     }
-    const customerId = value('customerId');
-    if (customerId !== undefined) {
-      const parsed = parseGuid(customerId, 'customerId');
-      if (parsed.ok) options.customerId = parsed.value;
-      else problems.push(...parsed.problems);
-    }
-    const top = value('top');
-    if (top !== undefined) {
-      const n = /^\d{1,4}$/.test(top) ? Number(top) : Number.NaN;
-      if (Number.isInteger(n) && n >= 1 && n <= MAX_LIST_TOP) options.top = n;
-      else problems.push({ field: 'top', message: `must be a whole number from 1 to ${MAX_LIST_TOP}` });
-    }
-    const continuationToken = value('continuationToken');
-    if (continuationToken !== undefined) {
-      if (continuationToken.length <= MAX_TOKEN_LENGTH) options.continuationToken = continuationToken;
-      else problems.push({ field: 'continuationToken', message: 'is not a token this service issued' });
-    }
-    if (problems.length > 0) throw new ValidationError(problems);
-    return this.store.list(options);
+    return this.store.list(parsed.data);
   }
 
   /** Stops tracking; the record stays (as `cancelled` unless it was already final). */
