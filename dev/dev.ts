@@ -24,12 +24,13 @@ async function main(): Promise<void> {
   const caFile = path.join(stateDir, 'local-ca.pem');
   writeFileSync(caFile, sims.tls.cert);
 
-  // A batch that moves queued → processing → finished_with_errors as it is polled, for trying the sweep.
+  // A finished upload with failed devices, to try tracking and the sweep with straight away.
+  // (`POST /_sim/batches` on the Partner Center simulator makes batches that progress as they are polled.)
   const demo = sims.partnerCenter.createBatch({
     customerId: DOCS_EXAMPLE_CUSTOMER_ID,
     devices: 8,
     finalStatus: 'finished_with_errors',
-    advanceEveryCalls: 1,
+    advanceEveryCalls: 0,
   });
 
   const env: NodeJS.ProcessEnv = {
