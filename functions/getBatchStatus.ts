@@ -22,7 +22,7 @@ export async function getBatchStatus(
       );
       return lookupResponse(result);
     },
-    { authorize: services().authorizeCaller },
+    { authorize: services().authorizeCaller, telemetry: services().endpointTelemetry },
   );
 }
 

@@ -2,14 +2,29 @@ import { randomUUID } from 'node:crypto';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../shared/composition.js';
 import { sweepScheduleBinding } from '../shared/config/settings.js';
+import { correlatedLog } from '../shared/telemetry/invocation-log.js';
 import { describeSweepReport } from '../shared/trackings/sweep-summary.js';
 
 /** Checks every due pending tracking once, stores finished results, reschedules the rest. */
 export async function sweepPendingTrackings(timer: Timer, context: InvocationContext): Promise<void> {
   const correlationId = randomUUID();
-  if (timer.isPastDue) context.warn(`The sweep is running late (correlationId=${correlationId})`);
-  const report = await services().sweeper(context).run({ correlationId });
-  context.log(`${describeSweepReport(report)} correlationId=${correlationId}`);
+  const log = correlatedLog(context, correlationId);
+  const { telemetry } = services();
+  const { invocationId, functionName, traceContext } = context;
+  try {
+    await telemetry.runInvocation(
+      { correlationId, invocationId, functionName, traceContext, log: context },
+      async () => {
+        if (timer.isPastDue) log.warn('The sweep is running late');
+        const report = await services().sweeper(log).run({ correlationId });
+        log.log(describeSweepReport(report));
+        await services().sweepTelemetry.report(report, log);
+      },
+    );
+  } finally {
+    // The instance may idle (and be frozen) as soon as this returns: send the run's telemetry now.
+    await telemetry.flush();
+  }
 }
 
 app.timer('sweepPendingTrackings', {

@@ -41,7 +41,7 @@ export async function trackings(request: HttpRequest, context: InvocationContext
           throw new RequestError('methodNotAllowed', `${request.method} is not supported on this resource.`);
       }
     },
-    { authorize: services().authorizeCaller },
+    { authorize: services().authorizeCaller, telemetry: services().endpointTelemetry },
   );
 }
 

@@ -5,13 +5,20 @@ import { CallerAuthenticator } from './auth/caller-auth.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
+  CredentialError,
   type CredentialMaterialSource,
   KeyVaultCredentialSource,
   StaticCredentialSource,
 } from './credentials/app-credential.js';
+import { DeepHealthCheck, probeTrackingStorage } from './health/deep-health.js';
+import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
+import { TelemetryReporter } from './telemetry/reporter.js';
+import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
+import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { observeTrackingOutcomes } from './telemetry/tracking-outcomes.js';
 import { ResultStore } from './trackings/result-store.js';
 import { Sweeper, type SweepLog } from './trackings/sweep.js';
 import { TrackingService } from './trackings/tracking-service.js';
@@ -78,6 +85,7 @@ export class AppServices {
         maxRetryAfterMs: pc.maxRetryAfterMs,
         maxConcurrentCalls: pc.maxConcurrentCalls,
         maxResponseBytes: pc.maxResponseBytes,
+        onResponse: (info) => this.telemetryReporter.upstreamResponse(info),
       });
     });
   }
@@ -120,9 +128,13 @@ export class AppServices {
     );
   }
 
+  /** Tells telemetry about registrations and final outcomes, whoever (sweep or lookup) writes them. */
   get trackingStore(): TrackingStore {
     return this.once('trackingStore', () =>
-      TrackingStore.fromClients(this.storageClients, this.settings.storage, { results: this.resultStore }),
+      observeTrackingOutcomes(
+        TrackingStore.fromClients(this.storageClients, this.settings.storage, { results: this.resultStore }),
+        this.telemetryReporter,
+      ),
     );
   }
 
@@ -144,6 +156,63 @@ export class AppServices {
     });
   }
 
+  /**
+   * Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else a no-op. Started by
+   * the first invocation that runs through it (`runInvocation`), never at module load: without a
+   * connection string the SDK is not even imported.
+   */
+  get telemetry(): DeferredTelemetry {
+    return this.once('telemetry', () => new DeferredTelemetry(() => this.startTelemetry()));
+  }
+
+  get telemetryReporter(): TelemetryReporter {
+    return this.once('telemetryReporter', () => new TelemetryReporter(this.telemetry));
+  }
+
+  /** For `runHttpEndpoint`'s `telemetry` option. */
+  get endpointTelemetry(): EndpointTelemetry {
+    return this.once('endpointTelemetry', () => ({
+      runInvocation: (scope, work) => this.telemetry.runInvocation(scope, work),
+      requestFailed: (failure) => this.telemetryReporter.requestFailed(failure),
+    }));
+  }
+
+  /** Reports each sweep run and the backlog it leaves. */
+  get sweepTelemetry(): SweepTelemetry {
+    return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.trackingStore));
+  }
+
+  /**
+   * `GET /api/health/deep`: storage, Key Vault and token acquisition, each bounded in time. Every
+   * check reads settings and builds clients only when it runs, so a bad setting shows as an
+   * unhealthy component instead of failing the probe.
+   */
+  get deepHealth(): DeepHealthCheck {
+    return this.once(
+      'deepHealth',
+      () =>
+        new DeepHealthCheck({
+          storage: async (abortSignal) => {
+            const { storage } = this.settings;
+            if (!storage.connection) return 'not_configured';
+            await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
+            return 'healthy';
+          },
+          keyVault: async () => {
+            if (!this.settings.credential.keyVaultUrl) return 'not_configured';
+            // Re-read when older than this: a probe checks the vault, not only the cache.
+            await this.appCredential.current({ maxAgeMs: 30_000 });
+            return 'healthy';
+          },
+          partnerCenterToken: async () => {
+            const token = await this.appCredential.getToken(this.settings.partnerCenter.scope);
+            if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
+            return 'healthy';
+          },
+        }),
+    );
+  }
+
   /** Optional Entra ID check of callers (CALLER_AUTH_*); a no-op when not configured. */
   get callerAuthenticator(): CallerAuthenticator {
     return this.once('callerAuthenticator', () => new CallerAuthenticator(this.settings.callerAuth));
@@ -163,6 +232,27 @@ export class AppServices {
       return new KeyVaultCredentialSource(secrets, credential.secretName);
     }
     return new StaticCredentialSource(credential.localClientSecret!);
+  }
+
+  private async startTelemetry(): Promise<Telemetry> {
+    const { telemetry, runningInAzure, credential, loopbackCloud } = this.settings;
+    if (!telemetry.connectionString) return noopTelemetry;
+    // Local authentication is disabled on the resource in Azure: telemetry goes with a token.
+    const entra = telemetry.entraAuthentication ?? (runningInAzure ? {} : undefined);
+    const tokenCredential = !entra
+      ? undefined
+      : entra.clientId
+        ? new DefaultAzureCredential({
+            managedIdentityClientId: entra.clientId,
+            authorityHost: credential.authorityHost,
+            disableInstanceDiscovery: loopbackCloud,
+          })
+        : this.azureCredential;
+    const { startApplicationInsights } = await import('./telemetry/app-insights.js');
+    return startApplicationInsights({
+      connectionString: telemetry.connectionString,
+      credential: tokenCredential,
+    });
   }
 
   /** Builds a value once; a failed build (bad settings) is not cached, so a fix needs no restart. */

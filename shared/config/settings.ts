@@ -81,6 +81,11 @@ export interface SweepSettings {
 
 export interface TelemetrySettings {
   connectionString?: string;
+  /**
+   * From APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD[;ClientId=…]`): telemetry is
+   * sent with an Entra ID token, as a resource with local authentication disabled requires.
+   */
+  entraAuthentication?: { clientId?: string };
 }
 
 export interface CallerAuthSettings {
@@ -280,6 +285,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
       text.refine((v) => /InstrumentationKey=/i.test(v), 'must contain InstrumentationKey='),
     ),
+    entraAuthentication: read('APPLICATIONINSIGHTS_AUTHENTICATION_STRING', telemetryAuthentication),
   };
 
   const callerAuth: CallerAuthSettings = {
@@ -305,6 +311,28 @@ export function loadSettings(env: Environment = process.env): Settings {
     loopbackCloud: isLoopback(keyVaultUrl) || isLoopback(authorityHost),
   };
 }
+
+/** `Authorization=AAD`, optionally `;ClientId=<client id of a user-assigned managed identity>`, any order. */
+const telemetryAuthentication = text.transform((value, ctx) => {
+  const fields = new Map<string, string>();
+  for (const part of value.split(';').filter((p) => p.trim() !== '')) {
+    const [name, ...rest] = part.split('=');
+    fields.set(name!.trim().toLowerCase(), rest.join('=').trim());
+  }
+  const clientId = fields.get('clientid');
+  if (
+    fields.get('authorization')?.toUpperCase() !== 'AAD' ||
+    (clientId !== undefined && !guid.safeParse(clientId).success)
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        "must be 'Authorization=AAD', optionally with ';ClientId=<managed identity client id (a GUID)>'",
+    });
+    return z.NEVER;
+  }
+  return clientId ? { clientId } : {};
+});
 
 /** Functions-style connection: a connection string, or `NAME__accountName` / `NAME__tableServiceUri` + `NAME__blobServiceUri`. */
 function readStorageConnection(env: Environment, problems: string[]): StorageConnection | undefined {

@@ -150,10 +150,14 @@ export class AppCredential implements TokenCredential {
     this.generation += 1;
   }
 
-  /** Reads (or reuses) the material; exposed for deep health checks. */
-  async current(): Promise<CachedCredential> {
+  /**
+   * Reads (or reuses) the material; exposed for deep health checks, which pass `maxAgeMs` to have
+   * the vault read again when the cached material is older than that (never longer than the TTL).
+   */
+  async current(options: { maxAgeMs?: number } = {}): Promise<CachedCredential> {
     const cached = this.cached;
-    if (cached && this.now() - cached.readAt < this.options.cacheTtlMs) return cached;
+    const maxAgeMs = Math.min(this.options.cacheTtlMs, options.maxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (cached && this.now() - cached.readAt < maxAgeMs) return cached;
     if (!this.inFlight) {
       // Not tied to any one caller's abort signal: the read is shared by every waiting caller.
       const generation = this.generation;

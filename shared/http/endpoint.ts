@@ -5,6 +5,7 @@ import { CredentialError } from '../credentials/app-credential.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
 import { StorageConfigurationError } from '../storage/clients.js';
+import type { InvocationScope, InvocationTraceContext } from '../telemetry/invocation-scope.js';
 import { TrackingNotFoundError, ValidationError } from '../trackings/errors.js';
 import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
 
@@ -18,11 +19,15 @@ export interface HttpCall {
   text(): Promise<string>;
 }
 
-/** Logging as the Functions InvocationContext offers it. */
+/** Logging as the Functions InvocationContext offers it, with the invocation facts it also carries. */
 export interface EndpointLog {
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
+  readonly invocationId?: string;
+  readonly functionName?: string;
+  /** The host's W3C trace context for this invocation (absent outside Azure). */
+  readonly traceContext?: InvocationTraceContext;
 }
 
 /** A failure the caller caused or can act on, raised by domain code and answered as problem+json. */
@@ -44,6 +49,20 @@ export interface EndpointContext {
 export interface EndpointOptions {
   /** Checks the caller before the handler runs (Entra ID bearer tokens, when configured). */
   authorize?: (call: HttpCall) => Promise<unknown>;
+  /** Correlates the invocation's telemetry and counts failed requests (see shared/telemetry). */
+  telemetry?: EndpointTelemetry;
+}
+
+/** What an endpoint asks of telemetry. */
+export interface EndpointTelemetry {
+  runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T>;
+  requestFailed(failure: {
+    functionName?: string;
+    status: number;
+    problemType: string;
+    upstreamStatus?: number;
+    upstreamCode?: string;
+  }): void;
 }
 
 const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];
@@ -71,15 +90,36 @@ export async function runHttpEndpoint(
   options: EndpointOptions = {},
 ): Promise<HttpResult> {
   const correlationId = resolveCorrelationId(call.headers);
-  let result: HttpResult;
-  try {
-    await options.authorize?.(call);
-    result = await handler({ correlationId });
-  } catch (error) {
-    const answer = problemFor(error, correlationId);
-    logFailure(log, answer, error);
-    result = problemResult(answer, { ...retryAfterHeader(error), ...callerAuthHeaders(error) });
-  }
+  const { telemetry } = options;
+  const respond = async (): Promise<HttpResult> => {
+    try {
+      await options.authorize?.(call);
+      return await handler({ correlationId });
+    } catch (error) {
+      const answer = problemFor(error, correlationId);
+      logFailure(log, answer, error);
+      telemetry?.requestFailed({
+        functionName: log.functionName,
+        status: answer.status,
+        problemType: answer.type,
+        upstreamStatus: answer.upstream?.status,
+        upstreamCode: answer.upstream?.code,
+      });
+      return problemResult(answer, { ...retryAfterHeader(error), ...callerAuthHeaders(error) });
+    }
+  };
+  const result = telemetry
+    ? await telemetry.runInvocation(
+        {
+          correlationId,
+          invocationId: log.invocationId,
+          functionName: log.functionName,
+          traceContext: log.traceContext,
+          log,
+        },
+        respond,
+      )
+    : await respond();
   return { ...result, headers: { ...result.headers, 'MS-CorrelationId': correlationId } };
 }
 

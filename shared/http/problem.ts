@@ -81,6 +81,11 @@ export const problemTypes = {
     title: 'Tracking storage is unavailable',
     status: 503,
   },
+  unhealthy: {
+    type: '/problems/unhealthy',
+    title: 'A dependency of the app is unhealthy',
+    status: 503,
+  },
   callerAuthUnavailable: {
     type: '/problems/caller-auth-unavailable',
     title: 'Caller authentication is temporarily unavailable',

@@ -17,13 +17,39 @@ export async function readJsonBody(call: HttpCall, maxBytes = MAX_JSON_BODY_BYTE
   }
   const declared = Number(call.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  const text = await call.text();
+  const text = await readText(call, maxBytes);
   if (Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new RequestError('invalidRequest', 'The body is not valid JSON.', ['body: not valid JSON']);
   }
+}
+
+/**
+ * The body as text, reading no more than `maxBytes + 1` bytes of it when it comes as a stream (as
+ * @azure/functions' HttpRequest body does): a body sent without Content-Length is refused as soon
+ * as it passes the limit, instead of being turned into one string first.
+ */
+async function readText(call: HttpCall, maxBytes: number): Promise<string> {
+  const body = (call as { body?: unknown }).body;
+  if (!(body instanceof ReadableStream)) return call.text();
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  // As Request.text() decodes: UTF-8, replacement characters for bad bytes, a leading BOM dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 function tooLarge(maxBytes: number): RequestError {

@@ -13,6 +13,7 @@ import {
   type PipelineResponse,
   RestError,
   retryPolicy,
+  tracingPolicy,
   userAgentPolicy,
 } from '@azure/core-rest-pipeline';
 import { CredentialError } from '../credentials/app-credential.js';
@@ -25,6 +26,7 @@ import {
   isGuid,
 } from './model.js';
 import {
+  ATTEMPT_TIMEOUT_CODE,
   attemptTimeoutPolicy,
   boundedBodyPolicy,
   concurrencyLimitPolicy,
@@ -171,6 +173,8 @@ export class PartnerCenterClient implements BatchStatusReader {
       url,
       method: 'GET',
       abortSignal,
+      // Also the dependency's `requestId` in telemetry: it then matches the MS-RequestId sent.
+      requestId: context.requestId,
       headers: createHttpHeaders({
         'MS-RequestId': context.requestId,
         'MS-CorrelationId': context.correlationId,
@@ -249,6 +253,13 @@ export class PartnerCenterClient implements BatchStatusReader {
       });
     }
     if (callerSignal?.aborted) return undefined;
+    if (isRestError(error) && error.code === ATTEMPT_TIMEOUT_CODE) {
+      // The last attempt timed out and no retry fitted before the deadline: too slow, not unreachable.
+      return new PartnerCenterError(
+        `Partner Center did not answer in time (each attempt waits ${this.settings.attemptTimeoutMs} ms, all within ${this.settings.deadlineMs} ms)`,
+        { failure: 'timeout', cause: error, ...context },
+      );
+    }
     if (isRestError(error) && error.code === RESPONSE_TOO_LARGE_CODE) {
       return new PartnerCenterError(error.message, {
         failure: 'invalid_response',
@@ -300,6 +311,9 @@ export class PartnerCenterClient implements BatchStatusReader {
     pipeline.addPolicy(concurrencyLimitPolicy(s.maxConcurrentCalls), { afterPhase: 'Retry' });
     pipeline.addPolicy(this.createAuthPolicy(), { phase: 'Sign' });
     pipeline.addPolicy(boundedBodyPolicy(s.maxResponseBytes), { afterPhase: 'Sign' });
+    // One span per attempt, as in every Azure SDK client: a dependency in Application Insights when
+    // telemetry is on (it sets @azure/core-tracing's instrumenter), a no-op otherwise.
+    pipeline.addPolicy(tracingPolicy({ userAgentPrefix: s.applicationName }), { afterPhase: 'Sign' });
     return pipeline;
   }
 

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { problemSchema } from '../http/problem-schema.js';
+import type { ComponentHealth, DeepHealthReport } from './deep-health.js';
+
+/**
+ * The bodies of `GET /api/health/deep`, for the OpenAPI document and for tests that check real
+ * answers: 200 is the report; 503 is problem details (`/problems/unhealthy`) carrying the same
+ * report fields as RFC 9457 extension members.
+ */
+export const componentHealthSchema = z
+  .object({
+    status: z.enum(['healthy', 'unhealthy', 'not_configured']).describe('`not_configured` counts as healthy'),
+    latencyMs: z.number().int().min(0).describe('How long the check took'),
+    detail: z
+      .string()
+      .optional()
+      .describe('Why it is unhealthy: a timeout, a status code, a setting. Never a secret'),
+  })
+  .meta({ id: 'ComponentHealth' });
+
+const reportFields = {
+  version: z.string().describe("The app's version (package.json)"),
+  checkedAt: z.iso.datetime().describe('When the checks started (ISO 8601 UTC)'),
+  durationMs: z.number().int().min(0).describe('How long all checks took together (they run side by side)'),
+  components: z
+    .object({
+      storage: componentHealthSchema.describe('Tracking storage: a one-entity query on the due index table'),
+      keyVault: componentHealthSchema.describe('The app credential, read again when older than 30 s'),
+      partnerCenterToken: componentHealthSchema.describe('An Entra ID token for Partner Center'),
+    })
+    .describe('Each check is limited to 3 s'),
+};
+
+export const deepHealthReportSchema = z
+  .object({ status: z.literal('healthy'), ...reportFields })
+  .describe('Every dependency answered')
+  .meta({ id: 'DeepHealthReport' });
+
+export const unhealthyProblemSchema = problemSchema
+  .extend({ type: z.literal('/problems/unhealthy'), status: z.literal(503), ...reportFields })
+  .describe('A dependency failed its check: problem details with the report as extension members')
+  .meta({ id: 'UnhealthyProblem' });
+
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Holds<T extends true> = T;
+
+/** Fails to compile when the report the code builds and the schema drift apart. */
+export type DeepHealthSchemaInSync = [
+  Holds<SameKeys<z.infer<typeof deepHealthReportSchema>, DeepHealthReport>>,
+  Holds<SameKeys<z.infer<typeof componentHealthSchema>, ComponentHealth>>,
+];

@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import { format } from 'node:util';
+import { TableClient } from '@azure/data-tables';
+import { AzureLogger, getLogLevel, setLogLevel } from '@azure/logger';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { formatLogLine } from '../../dev/host/host-log.js';
+import type { LocalApp } from '../../dev/serve.js';
+import {
+  DOCS_EXAMPLE_CUSTOMER_ID,
+  DOCS_EXAMPLE_TRACKING_ID,
+  type RunningSimulators,
+} from '../../dev/simulators/index.js';
+import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
+import { startTestSimulators } from '../support/simulators.js';
+
+// A recognisable canary as the app's credential (the Key Vault secret) and as the developer
+// identity's secret; every bearer token the app presents is intercepted where the simulators check
+// it. Lookups, registrations, sweeps and failures run through the local host, with every log line,
+// every response and every stored record and blob captured; none may hold a canary or a token.
+const CANARY = `CANARY-${randomBytes(12).toString('hex')}`;
+const DEV_CANARY = `CANARY-DEV-${randomBytes(12).toString('hex')}`;
+const names = {
+  tablePrefix: `sc${randomBytes(5).toString('hex')}`,
+  container: `sc-${randomBytes(5).toString('hex')}`,
+};
+
+let sims: RunningSimulators;
+let local: LocalApp;
+const tokens = new Set<string>();
+/** Everything the app said or stored, by where it came from. */
+const captured: { source: string; text: string }[] = [];
+const restore: (() => void)[] = [];
+
+function capture(source: string, text: string): void {
+  captured.push({ source, text });
+}
+
+beforeAll(async () => {
+  sims = await startTestSimulators({ clientSecret: CANARY, developer: { clientSecret: DEV_CANARY } });
+  // Every token presented to Partner Center or Key Vault passes through here.
+  const verify = sims.entra.verifyAccessToken.bind(sims.entra);
+  sims.entra.verifyAccessToken = async (token, ...rest) => {
+    tokens.add(token);
+    return verify(token, ...rest);
+  };
+
+  // Process output (SDK logging included, turned up to verbose for this test) is captured too.
+  for (const stream of [process.stdout, process.stderr] as const) {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: unknown, ...args: unknown[]) => {
+      capture(stream === process.stdout ? 'stdout' : 'stderr', String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...args);
+    }) as typeof stream.write;
+    restore.push(() => {
+      stream.write = write;
+    });
+  }
+  const sdkLog = AzureLogger.log;
+  const level = getLogLevel();
+  AzureLogger.log = (...args: unknown[]) => capture('azure-sdk', format(...args));
+  setLogLevel('verbose');
+  restore.push(() => {
+    AzureLogger.log = sdkLog;
+    setLogLevel(level);
+  });
+
+  const { startLocalApp } = await import('../../dev/serve.js');
+  local = await startLocalApp({
+    port: 0,
+    useLocalSettings: false,
+    env: {
+      ...sims.env,
+      AzureWebJobsStorage: inject('azuriteConnectionString'),
+      TRACKING_TABLE_PREFIX: names.tablePrefix,
+      TRACKING_RESULT_CONTAINER: names.container,
+      SWEEP_SCHEDULE: '0 0 0 1 1 *',
+      PARTNER_CENTER_DEADLINE_MS: '3000',
+      PARTNER_CENTER_MAX_RETRIES: '1',
+      LOCAL_FUNCTION_KEY: undefined,
+    },
+    // `user` entries are what the functions wrote through their InvocationContext's log handler.
+    logger: (entry) =>
+      capture(entry.category === 'user' ? 'invocation-context' : 'host-log', formatLogLine(entry)),
+  });
+});
+
+afterAll(async () => {
+  for (const undo of restore.splice(0)) undo();
+  await local?.stop();
+  await sims?.stop();
+});
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${local.url}/api${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  capture(
+    `response ${method} ${path}`,
+    `${res.status}\n${[...res.headers].map(([n, v]) => `${n}: ${v}`).join('\n')}\n\n${text}`,
+  );
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+async function sweep(): Promise<void> {
+  const outcome = await local.host.invoke('sweepPendingTrackings');
+  expect(outcome.status).toBe('succeeded');
+}
+
+describe('secrets and tokens never leave the app', () => {
+  it('runs lookups, registrations, sweeps and failures with a canary credential', async () => {
+    const customerId = crypto.randomUUID();
+    const finished = sims.partnerCenter.createBatch({
+      customerId,
+      devices: [{ serialNumber: 'A' }, { serialNumber: 'B', errorCode: '808' }],
+      statuses: ['finished'],
+    });
+    const pending = sims.partnerCenter.createBatch({ customerId, devices: 2, statuses: ['processing'] });
+    const lookupPath = (b: { customerId: string; trackingId: string }) =>
+      `/customers/${b.customerId}/batchJobStatus/${b.trackingId}`;
+
+    // Cold, with Entra ID refusing the vault's secret: invalid_client.
+    sims.entra.setApplicationSecrets(sims.app.clientId, ['not-the-canary']);
+    expect((await call('GET', lookupPath(finished))).status).toBe(502);
+    sims.entra.setApplicationSecrets(sims.app.clientId, [CANARY]);
+
+    // The happy paths.
+    expect(
+      (await call('GET', `/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchJobStatus/${DOCS_EXAMPLE_TRACKING_ID}`))
+        .status,
+    ).toBe(200);
+    for (const b of [finished, pending])
+      expect((await call('POST', '/trackings', { location: b.location, label: 'canary' })).status).toBe(201);
+    await sweep();
+    expect(
+      (await call('GET', `/trackings/${finished.customerId}/${finished.trackingId}?include=devices`)).json,
+    ).toMatchObject({ state: 'finished' });
+    expect((await call('GET', `/trackings?customerId=${customerId}`)).status).toBe(200);
+
+    // Partner Center 401, then the vault refusing the re-read (403).
+    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+    sims.keyVault.failNext({ status: 403, times: 1 });
+    expect((await call('GET', lookupPath(pending))).json).toMatchObject({
+      type: '/problems/credential-unavailable',
+    });
+    // Partner Center refusing every token: the lookup fails, and so does the sweep's check (stored as lastError).
+    sims.partnerCenter.inject({ kind: 'status', status: 401 });
+    expect((await call('GET', lookupPath(pending))).json).toMatchObject({
+      type: '/problems/upstream-authorization',
+    });
+    const refused = sims.partnerCenter.createBatch({ customerId, devices: 1, statuses: ['processing'] });
+    expect((await call('POST', '/trackings', { location: refused.location })).status).toBe(201);
+    await sweep();
+    sims.partnerCenter.clearFaults();
+    expect((await call('GET', `/trackings/${refused.customerId}/${refused.trackingId}`)).json).toMatchObject({
+      lastError: { status: 401 },
+    });
+    // A secret missing from the vault, found on the re-read after a 401.
+    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+    sims.keyVault.deleteSecret(sims.env.PARTNER_CENTER_SECRET_NAME!);
+    expect((await call('GET', lookupPath(pending))).status).toBe(502);
+    sims.keyVault.setSecret(sims.env.PARTNER_CENTER_SECRET_NAME!, CANARY);
+    // Upstream faults and bad input.
+    sims.partnerCenter.inject({ kind: 'malformed' }, { times: 1 });
+    expect((await call('GET', lookupPath(pending))).status).toBe(502);
+    expect((await call('GET', '/customers/not-a-guid/batchJobStatus/x')).status).toBe(400);
+    expect((await call('POST', '/trackings', { location: 'nope' })).status).toBe(400);
+    expect((await call('GET', lookupPath(pending))).status).toBe(200);
+
+    // Everything stored: the three tables and every result blob.
+    const connection = inject('azuriteConnectionString');
+    for (const table of Object.values(trackingTableNames(names.tablePrefix))) {
+      const client = TableClient.fromConnectionString(connection, table, { allowInsecureConnection: true });
+      for await (const entity of client.listEntities()) capture(`table ${table}`, JSON.stringify(entity));
+    }
+    const container = BlobServiceClient.fromConnectionString(connection).getContainerClient(names.container);
+    for await (const blob of container.listBlobsFlat()) {
+      capture(
+        `blob ${blob.name}`,
+        (await container.getBlockBlobClient(blob.name).downloadToBuffer()).toString('utf8'),
+      );
+    }
+  });
+
+  it('captured what it set out to capture (so that the checks below can fail)', () => {
+    const sources = new Set(captured.map((c) => c.source.split(' ')[0]));
+    for (const source of ['host-log', 'response', 'table', 'blob', 'invocation-context', 'azure-sdk']) {
+      expect(sources, source).toContain(source);
+    }
+    // Tokens for Key Vault (developer identity) and for Partner Center (the app) were both seen.
+    const audiences = [...tokens].map(
+      (t) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).aud as string,
+    );
+    expect(audiences).toEqual(
+      expect.arrayContaining(['https://vault.azure.net', 'https://api.partnercenter.microsoft.com']),
+    );
+    expect(captured.some((c) => c.text.includes('credential-unavailable'))).toBe(true);
+    expect(captured.some((c) => c.source.startsWith('table') && c.text.includes('lastError'))).toBe(true);
+  });
+
+  it('never shows the canary secrets or any bearer token in logs, responses or storage', () => {
+    const secrets = [CANARY, DEV_CANARY, ...tokens, ...[...tokens].map((t) => t.split('.')[2]!)];
+    const leaks = captured.flatMap((c) =>
+      secrets
+        .filter((s) => c.text.includes(s))
+        .map((s) => `${c.source}: ${s.slice(0, 24)}… in ${JSON.stringify(c.text.slice(0, 200))}`),
+    );
+    expect(leaks).toEqual([]);
+    // Nothing that even looks like a JWT or a bearer credential.
+    const jwts = captured.filter(
+      (c) => /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./.test(c.text) || /Bearer\s+[\w-]{20,}/.test(c.text),
+    );
+    expect(jwts.map((c) => c.source)).toEqual([]);
+  });
+});
