@@ -107,7 +107,8 @@ export function deepHealthResult(report: DeepHealthReport, correlationId: string
   // RFC 9457 extension members: what a healthy answer reports, for monitors and people (the
   // problem's own `status` is the HTTP status; the report's 'unhealthy' is implied by it).
   const { status: _unhealthy, ...rest } = report;
-  const result = problemResult(body);
+  // Monitors re-check on their own schedule; Retry-After tells anything else when to look again.
+  const result = problemResult(body, { 'Retry-After': '30' });
   return { ...result, jsonBody: { ...body, ...rest } };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deepHealthReportSchema, unhealthyProblemSchema } from '../health/deep-health-schema.js';
 import { appVersion } from '../health/liveness.js';
 import { livenessReportSchema } from '../health/liveness-schema.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemKind, problem, problemTypes } from '../http/problem.js';
@@ -15,6 +16,7 @@ import {
 import {
   correlationIdRequestHeader,
   customerIdParameter,
+  deepParameter,
   includeParameter,
   type ResponseHeaderName,
   refreshParameter,
@@ -65,6 +67,8 @@ export const documentedSchemas: readonly NamedSchema[] = [
   named(trackingListSchema, 'output'),
   named(problemSchema, 'output'),
   named(livenessReportSchema, 'output'),
+  named(deepHealthReportSchema, 'output'),
+  named(unhealthyProblemSchema, 'output'),
   named(openApiDocumentSchema, 'output'),
   named(registerTrackingBodySchema, 'input'),
   named(listTrackingsQuerySchema, 'input'),
@@ -318,12 +322,36 @@ export function buildOpenApiDocument(): OpenApiDocument {
     operationId: 'getHealth',
     tags: ['Service'],
     summary: 'Liveness: answers whenever the process can serve requests',
-    // Further health checks add their query parameters and responses here.
-    parameters: [],
+    parameters: [parameter('deep', 'query', deepParameter, false), ...correlationParameters],
     responses: {
       '200': success('The process is alive', { schema: livenessReportSchema }, [correlation, noStore]),
+      '307': success(
+        '`deep=true`: the deep check needs a function key, so it lives at `/health/deep` (the query, `code` included, travels along)',
+        undefined,
+        [correlation, noStore, header('Location', true, 'Where the deep check is: /api/health/deep')],
+      ),
     },
     security: ANONYMOUS,
+  };
+
+  const getDeepHealth: OperationObject = {
+    operationId: 'getDeepHealth',
+    tags: ['Service'],
+    summary: 'Readiness: storage, Key Vault and a Partner Center token, each checked within 3 s',
+    parameters: [...correlationParameters],
+    responses: {
+      '200': success('Every dependency answered', { schema: deepHealthReportSchema }, [correlation, noStore]),
+      '503': success(
+        'A dependency failed its check (problem details carrying the report)',
+        { schema: unhealthyProblemSchema, contentType: PROBLEM_CONTENT_TYPE },
+        [correlation, noStore, header('Retry-After', true)],
+      ),
+      ...problemResponses([
+        ...CALLER_AUTH_PROBLEMS.filter((kind) => kind === 'unauthorized'),
+        ...SERVICE_PROBLEMS,
+      ]),
+    },
+    security: FUNCTION_KEY.filter((requirement) => !('entraBearer' in requirement)),
   };
 
   const getOpenApiDocument: OperationObject = {
@@ -361,6 +389,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       '/trackings': { post: registerTracking, get: listTrackings },
       '/trackings/{customerId}/{trackingId}': { get: getTracking, delete: cancelTracking },
       '/health': { get: getHealth },
+      '/health/deep': { get: getDeepHealth },
       '/openapi.json': { get: getOpenApiDocument },
     },
     components: {

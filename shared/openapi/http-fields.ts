@@ -36,6 +36,10 @@ export const includeParameter = z
   .enum(['devices'])
   .describe('`devices` adds the full per-device list (`devicesStatus`) from the stored result');
 
+export const deepParameter = z
+  .enum(['true', 'false'])
+  .describe('`true` redirects (307) to the deep check at `/health/deep`, which needs a function key');
+
 export const correlationIdRequestHeader = z
   .string()
   .describe(
@@ -67,8 +71,10 @@ export const responseHeaders = {
     .describe('Seconds to wait before trying again'),
   Location: z
     .string()
-    .regex(new RegExp(`^/api/trackings/${GUID_PATTERN_SOURCE}/${GUID_PATTERN_SOURCE}$`))
-    .describe('Where the new tracking is read: /api/trackings/{customerId}/{trackingId}'),
+    .regex(new RegExp(`^/api/(trackings/${GUID_PATTERN_SOURCE}/${GUID_PATTERN_SOURCE}|health/deep(\\?.*)?)$`))
+    .describe(
+      'Where to go: the new tracking (/api/trackings/{customerId}/{trackingId}) or the deep health check',
+    ),
   'WWW-Authenticate': z
     .string()
     .describe(

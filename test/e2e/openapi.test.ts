@@ -6,6 +6,7 @@ import {
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
+import { deepHealthReportSchema, unhealthyProblemSchema } from '../../shared/health/deep-health-schema.js';
 import { livenessReportSchema } from '../../shared/health/liveness-schema.js';
 import { problemSchema } from '../../shared/http/problem-schema.js';
 import { MAX_JSON_BODY_BYTES } from '../../shared/http/request-body.js';
@@ -44,6 +45,8 @@ const SOURCE_SCHEMAS: Record<string, z.ZodType> = {
   TrackingList: trackingListSchema,
   Problem: problemSchema,
   LivenessReport: livenessReportSchema,
+  DeepHealthReport: deepHealthReportSchema,
+  UnhealthyProblem: unhealthyProblemSchema,
   OpenApiDocument: openApiDocumentSchema,
 };
 
@@ -99,6 +102,8 @@ interface CallOptions {
   headers?: Record<string, string>;
   /** How the caller proves who it is; default: key header and a bearer token with the role. */
   auth?: 'key' | 'query-key' | 'key-no-bearer' | 'key-roleless' | 'none';
+  /** `manual` to see a redirect itself rather than where it leads. */
+  redirect?: RequestRedirect;
 }
 
 interface Answer {
@@ -121,7 +126,7 @@ async function call(method: string, path: string, options: CallOptions = {}): Pr
   const url = new URL(`${api}${path}`);
   if (auth === 'query-key') url.searchParams.set('code', FUNCTION_KEY);
 
-  const res = await fetch(url, { method, headers, body });
+  const res = await fetch(url, { method, headers, body, redirect: options.redirect ?? 'follow' });
   const text = await res.text();
   const verdict = served
     ? checkResponse(served, {
@@ -328,12 +333,18 @@ describe('every answer of the app matches the document', () => {
     expectConforms(await call('DELETE', `/trackings/${crypto.randomUUID()}/${crypto.randomUUID()}`), 404);
   });
 
-  it('getHealth: anonymous, the liveness report', async () => {
-    // Known gap, kept visible: DESIGN.md has every response echo MS-CorrelationId, and
-    // functions/health.ts does not. Once it does, this assertion fails: drop the known gap.
-    expectConforms(await call('GET', '/health', { auth: 'none' }), 200, [
-      'getHealth 200: required header MS-CorrelationId is missing',
-    ]);
+  it('getHealth: anonymous, the liveness report; deep=true redirects to the deep check', async () => {
+    expectConforms(await call('GET', '/health', { auth: 'none' }), 200);
+    const redirect = await call('GET', '/health?deep=true&code=abc', { auth: 'none', redirect: 'manual' });
+    expectConforms(redirect, 307);
+    expect(redirect.headers.get('Location')).toBe('/api/health/deep?code=abc');
+  });
+
+  it('getDeepHealth: the report when every dependency answers; 401 without the key', async () => {
+    const healthy = await call('GET', '/health/deep');
+    expectConforms(healthy, 200);
+    expect(healthy.json).toMatchObject({ status: 'healthy' });
+    expect((await call('GET', '/health/deep', { auth: 'none' })).status).toBe(401);
   });
 
   it('caller authentication: 401 without a bearer token, 403 without the role (problem+json)', async () => {
