@@ -1,10 +1,13 @@
+import type { z } from 'zod';
 import { isTerminalBatchStatus } from '../partner-center/model.js';
 import { TrackingNotFoundError, ValidationError } from './errors.js';
 import {
   listTrackingsQuerySchema,
+  registerTrackingBodySchema,
   type TrackingList,
   type TrackingRecord,
   type TrackingWithDevices,
+  type ValidationProblem,
 } from './model.js';
 import type { ResultStore } from './result-store.js';
 import { parseBatchKey, parseRegistration } from './tracking-reference.js';
@@ -40,6 +43,10 @@ export class TrackingService {
   async register(body: unknown): Promise<{ record: TrackingRecord; created: boolean }> {
     const parsed = parseRegistration(body);
     if (!parsed.ok) throw new ValidationError(parsed.problems);
+    // The parser says precisely what is wrong; the documented schema has the last word, so nothing
+    // outside the published contract (OpenAPI) is ever accepted.
+    const documented = registerTrackingBodySchema.safeParse(body);
+    if (!documented.success) throw new ValidationError(problemsOf(documented.error));
     const { key, label } = parsed.value;
     return this.store.register(key, label === undefined ? {} : { label }, this.clock());
   }
@@ -66,14 +73,7 @@ export class TrackingService {
         .filter(([, value]) => value),
     );
     const parsed = listTrackingsQuerySchema.safeParse(known);
-    if (!parsed.success) {
-      throw new ValidationError(
-        parsed.error.issues.map((issue) => ({
-          field: String(issue.path[0] ?? 'query'),
-          message: issue.message,
-        })),
-      );
-    }
+    if (!parsed.success) throw new ValidationError(problemsOf(parsed.error, 'query'));
     return this.store.list(parsed.data);
   }
 
@@ -90,4 +90,17 @@ function validKey(customerId: string, trackingId: string) {
   const parsed = parseBatchKey(customerId, trackingId);
   if (!parsed.ok) throw new ValidationError(parsed.problems);
   return parsed.value;
+}
+
+function problemsOf(error: z.ZodError, root = 'body'): ValidationProblem[] {
+  return error.issues.flatMap((issue) => issueProblems(issue, root));
+}
+
+/** For a union (the register body's three forms), the form that came closest says what is wrong. */
+function issueProblems(issue: z.core.$ZodIssue, root: string): ValidationProblem[] {
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+    return closest.flatMap((inner) => issueProblems(inner, root));
+  }
+  return [{ field: issue.path.length > 0 ? issue.path.join('.') : root, message: issue.message }];
 }

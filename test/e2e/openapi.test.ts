@@ -103,7 +103,7 @@ interface CallOptions {
   /** How the caller proves who it is; default: key header and a bearer token with the role. */
   auth?: 'key' | 'query-key' | 'key-no-bearer' | 'key-roleless' | 'none';
   /** `manual` to see a redirect itself rather than where it leads. */
-  redirect?: RequestRedirect;
+  redirect?: 'follow' | 'manual';
 }
 
 interface Answer {

@@ -126,6 +126,8 @@ describe('TrackingService.register', () => {
       [{ customerId: c, trackingId: t, label: 'x'.repeat(201) }, ['label']],
       [{ customerId: c, trackingId: t, label: 7 }, ['label']],
       [{ customerId: c, trackingId: t, label: 'bell\u0007' }, ['label']],
+      // Accepted by the parser but outside the documented schema: the schema has the last word.
+      [{ customerId: c, trackingId: t, label: null }, ['label']],
       [{ customerId: c, trackingId: t, location: `/customers/${c}/batchJobStatus/${guid()}` }, ['location']],
       [{ links: 'nope' }, ['links']],
       [{ links: { self: { uri: '/customers/x' } } }, ['links']],
