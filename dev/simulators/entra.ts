@@ -13,12 +13,12 @@ import {
 import {
   BodyTooLargeError,
   bump,
+  FaultInjectingSimulator,
   header,
   newGuid,
   parseRequestUrl,
   pause,
   readBody,
-  SimulatorServer,
   sendJson,
 } from './https-server.js';
 import type { TlsMaterial } from './tls.js';
@@ -163,34 +163,29 @@ export function accessTokenIssuer(tenantId: string): string {
   return `https://sts.windows.net/${tenantId}/`;
 }
 
-/** The Microsoft Entra ID token endpoint simulator. See the module comment for the wire contract. */
-export class EntraSimulator {
+/**
+ * The Microsoft Entra ID token endpoint simulator. See the module comment for the wire contract.
+ * Its `url` is the authority host to give credentials (`authorityHost`, `AZURE_AUTHORITY_HOST`);
+ * `failNext` fails token requests, `reset()` keeps registrations and the signing key.
+ */
+export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, EntraFailure> {
   /** `appid` used by {@link issueToken} when no client id is given. */
   static readonly testClientId = '00000000-0000-0000-0000-00000000c11e';
 
-  readonly #server: SimulatorServer;
   readonly #now: () => number;
   readonly #tokenLifetime: number;
   readonly #tenants = new Set<string>();
   readonly #apps = new Map<string, Registration>();
   #signing: { privateKey: CryptoKey; publicKey: CryptoKey; jwk: JWK; kid: string } | undefined;
-  #failures: { failure: EntraFailure; remaining: number }[] = [];
-  #latencyMs = 0;
-  #counters = emptyCounters();
 
   constructor(options: EntraSimulatorOptions) {
+    super('EntraSimulator', options, emptyCounters);
     this.#now = options.now ?? Date.now;
     this.#tokenLifetime = options.tokenLifetimeSeconds ?? 3599;
-    this.#server = new SimulatorServer(
-      'EntraSimulator',
-      options.tls,
-      (req, res, signal) => this.#handle(req, res, signal),
-      options.host,
-    );
   }
 
   /** Generates the signing key and listens on `port` (0 = any). Resolves with {@link url}. */
-  async start(port = 0): Promise<string> {
+  override async start(port = 0): Promise<string> {
     if (!this.#signing) {
       const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
       const jwk = await exportJWK(publicKey);
@@ -204,17 +199,7 @@ export class EntraSimulator {
         kid,
       };
     }
-    return this.#server.start(port);
-  }
-
-  /** Authority host to give credentials (`authorityHost`, `AZURE_AUTHORITY_HOST`). */
-  get url(): string {
-    return this.#server.url;
-  }
-
-  /** Stops the server and drops open connections. */
-  stop(): Promise<void> {
-    return this.#server.stop();
+    return super.start(port);
   }
 
   /** Makes a tenant known (registering an app does this too). */
@@ -295,28 +280,6 @@ export class EntraSimulator {
     }
   }
 
-  /** The next `times` (default 1) token requests fail with `status`. Queued after earlier ones. */
-  failNext(failure: EntraFailure): void {
-    this.#failures.push({ failure, remaining: failure.times ?? 1 });
-  }
-
-  /** Delays every response by `ms` (0 turns it off). */
-  delay(ms: number): void {
-    this.#latencyMs = Math.max(0, ms);
-  }
-
-  /** A snapshot of the counters. */
-  get counters(): EntraCounters {
-    return structuredClone(this.#counters);
-  }
-
-  /** Clears counters, queued failures and latency. Registrations and the signing key stay. */
-  reset(): void {
-    this.#counters = emptyCounters();
-    this.#failures = [];
-    this.#latencyMs = 0;
-  }
-
   #registration(clientId: string): Registration {
     const registration = this.#apps.get(clientId.toLowerCase());
     if (!registration) throw new Error(`EntraSimulator: no application ${clientId} registered`);
@@ -360,15 +323,19 @@ export class EntraSimulator {
       .sign(signing.privateKey);
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    if (this.#latencyMs > 0 && !(await pause(this.#latencyMs, signal))) return;
+  protected override async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (this.latencyMs > 0 && !(await pause(this.latencyMs, signal))) return;
     const { segments } = parseRequestUrl(req);
     const base = `https://${header(req, 'host') ?? new URL(this.url).host}`;
     const [tenant, ...rest] = segments;
     const route = rest.join('/').toLowerCase();
     if (tenant && req.method === 'GET') {
       if (route === 'v2.0/.well-known/openid-configuration' || route === '.well-known/openid-configuration') {
-        this.#counters.discoveryRequests++;
+        this.counts.discoveryRequests++;
         const v2 = route.startsWith('v2.0');
         const known = this.#resolveTenant(tenant);
         if (known === undefined) return this.#sendError(req, res, tenantNotFound(tenant, 'invalid_tenant'));
@@ -412,7 +379,7 @@ export class EntraSimulator {
     tenant: string,
     v2: boolean,
   ): Promise<void> {
-    this.#counters.tokenRequests++;
+    this.counts.tokenRequests++;
     let form: URLSearchParams;
     try {
       form = new URLSearchParams(await readBody(req, 64 * 1024));
@@ -433,15 +400,13 @@ export class EntraSimulator {
       : form.has('client_secret')
         ? 'secret'
         : 'other';
-    bump(this.#counters.tokenRequestsByClientId, clientId.toLowerCase());
-    this.#counters.tokenRequestsByGrant[grant]++;
+    bump(this.counts.tokenRequestsByClientId, clientId.toLowerCase());
+    this.counts.tokenRequestsByGrant[grant]++;
 
-    const injected = this.#failures[0];
+    const injected = this.takeFailure();
     if (injected) {
-      injected.remaining--;
-      if (injected.remaining <= 0) this.#failures.shift();
-      this.#counters.injectedFailures++;
-      return this.#fail(req, res, injectedError(injected.failure.status), injected.failure.retryAfterSeconds);
+      this.counts.injectedFailures++;
+      return this.#fail(req, res, injectedError(injected.status), injected.retryAfterSeconds);
     }
 
     const tenantId = tenant.toLowerCase();
@@ -511,7 +476,7 @@ export class EntraSimulator {
       issuer: undefined,
       appidacr,
     });
-    this.#counters.tokensIssued++;
+    this.counts.tokensIssued++;
     sendJson(
       res,
       200,
@@ -592,7 +557,7 @@ export class EntraSimulator {
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, error: TokenError, retryAfterSeconds?: number): void {
-    this.#counters.failures++;
+    this.counts.failures++;
     this.#sendError(req, res, error, retryAfterSeconds);
   }
 

@@ -96,6 +96,138 @@ export class SimulatorServer {
   }
 }
 
+/** Where a simulator listens: its certificate, and the address (default 127.0.0.1). */
+export interface SimulatorListenOptions {
+  tls: TlsMaterial;
+  host?: string;
+}
+
+/**
+ * What every simulator has: a {@link SimulatorServer} behind `start`, `url` and `stop`, handing
+ * each request to {@link handle}.
+ */
+export abstract class HttpsSimulator {
+  readonly #server: SimulatorServer;
+
+  protected constructor(name: string, options: SimulatorListenOptions) {
+    this.#server = new SimulatorServer(
+      name,
+      options.tls,
+      (req, res, signal) => this.handle(req, res, signal),
+      options.host,
+    );
+  }
+
+  /** Listens on `port` (0 = any free port). Resolves with {@link url}. */
+  start(port = 0): Promise<string> {
+    return this.#server.start(port);
+  }
+
+  /** The base URL (`https://127.0.0.1:{port}`), without a trailing slash. Throws before `start()`. */
+  get url(): string {
+    return this.#server.url;
+  }
+
+  /** Stops the server, ends pending delays and endless bodies, and drops open connections. */
+  stop(): Promise<void> {
+    return this.#server.stop();
+  }
+
+  /** Answers one request; `signal` aborts when the server stops. */
+  protected abstract handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Injected failures in the order they were queued. Each is used up after `times` requests it
+ * applies to; with `times` undefined it stays until cleared.
+ */
+export class FailureQueue<F> {
+  #entries: { failure: F; remaining: number | undefined }[] = [];
+
+  add(failure: F, times: number | undefined): void {
+    this.#entries.push({ failure, remaining: times });
+  }
+
+  /** The first queued failure that `applies` to this request (default: any), one use of it spent. */
+  take(applies: (failure: F) => boolean = () => true): F | undefined {
+    const index = this.#entries.findIndex((entry) => applies(entry.failure));
+    const entry = this.#entries[index];
+    if (!entry) return undefined;
+    if (entry.remaining !== undefined) {
+      entry.remaining--;
+      if (entry.remaining <= 0) this.#entries.splice(index, 1);
+    }
+    return entry.failure;
+  }
+
+  /** How many failures are queued. */
+  get length(): number {
+    return this.#entries.length;
+  }
+
+  clear(): void {
+    this.#entries = [];
+  }
+}
+
+/**
+ * A simulator that counts what it serves, can be told to fail the next requests (`failNext`) and
+ * to answer slowly (`delay`); `reset()` forgets all three. What it holds (registrations, secrets,
+ * keys) is its own, and stays.
+ */
+export abstract class FaultInjectingSimulator<
+  Counters extends object,
+  Failure extends { times?: number },
+> extends HttpsSimulator {
+  readonly #emptyCounters: () => Counters;
+  readonly #failures = new FailureQueue<Failure>();
+  #counters: Counters;
+  #latencyMs = 0;
+
+  protected constructor(name: string, options: SimulatorListenOptions, emptyCounters: () => Counters) {
+    super(name, options);
+    this.#emptyCounters = emptyCounters;
+    this.#counters = emptyCounters();
+  }
+
+  /** The next `times` (default 1) requests that it applies to fail with `status`. Queued after earlier ones. */
+  failNext(failure: Failure): void {
+    this.#failures.add(failure, failure.times ?? 1);
+  }
+
+  /** Delays every response by `ms` (0 turns it off). */
+  delay(ms: number): void {
+    this.#latencyMs = Math.max(0, ms);
+  }
+
+  /** A snapshot of the counters. */
+  get counters(): Counters {
+    return structuredClone(this.#counters);
+  }
+
+  /** Clears counters, queued failures and latency. */
+  reset(): void {
+    this.#counters = this.#emptyCounters();
+    this.#failures.clear();
+    this.#latencyMs = 0;
+  }
+
+  /** The live counters, for the request handler to count in. */
+  protected get counts(): Counters {
+    return this.#counters;
+  }
+
+  /** The delay set by {@link delay}, in ms. */
+  protected get latencyMs(): number {
+    return this.#latencyMs;
+  }
+
+  /** The next queued failure that `applies` to this request (default: any), one use of it spent. */
+  protected takeFailure(applies?: (failure: Failure) => boolean): Failure | undefined {
+    return this.#failures.take(applies);
+  }
+}
+
 /** Sends a JSON body with an exact `Content-Length`. */
 export function sendJson(
   res: ServerResponse,
@@ -113,8 +245,8 @@ export function sendJson(
   res.end(text);
 }
 
-/** Reads the request body as text, refusing more than `limitBytes`. */
-export async function readBody(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<string> {
+/** Reads the request body, refusing more than `limitBytes`. */
+export async function readBodyBytes(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -123,7 +255,12 @@ export async function readBody(req: IncomingMessage, limitBytes = 1024 * 1024): 
     if (size > limitBytes) throw new BodyTooLargeError(`request body larger than ${limitBytes} bytes`);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** Reads the request body as text, refusing more than `limitBytes`. */
+export async function readBody(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<string> {
+  return (await readBodyBytes(req, limitBytes)).toString('utf8');
 }
 
 /** Waits `ms` unless the server stops first; resolves `false` when it was stopped. */

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { EntraSimulator } from './entra.js';
-import { header, parseRequestUrl, SimulatorServer, sendJson } from './https-server.js';
+import {
+  FailureQueue,
+  HttpsSimulator,
+  header,
+  parseRequestUrl,
+  readBodyBytes,
+  sendJson,
+} from './https-server.js';
 import type { TlsMaterial } from './tls.js';
 
 /**
@@ -76,38 +83,20 @@ const AUDIENCE = 'https://monitor.azure.com';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Simulated Application Insights ingestion endpoint. See the module comment for the wire contract. */
-export class IngestionSimulator {
+export class IngestionSimulator extends HttpsSimulator {
   readonly instrumentationKey: string;
-  readonly #server: SimulatorServer;
   readonly #entra: EntraSimulator | undefined;
+  readonly #failures = new FailureQueue<IngestionFailure>();
   #envelopes: TelemetryEnvelope[] = [];
   #requests: IngestionRequest[] = [];
   #bodies: string[] = [];
   #unexpected: string[] = [];
-  #failures: { failure: IngestionFailure; remaining: number }[] = [];
   #counters = emptyCounters();
 
   constructor(options: IngestionSimulatorOptions) {
+    super('Application Insights ingestion simulator', options);
     this.instrumentationKey = options.instrumentationKey ?? randomUUID();
     this.#entra = options.entra;
-    this.#server = new SimulatorServer(
-      'Application Insights ingestion simulator',
-      options.tls,
-      (req, res) => this.#handle(req, res),
-      options.host,
-    );
-  }
-
-  start(port = 0): Promise<string> {
-    return this.#server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.#server.stop();
-  }
-
-  get url(): string {
-    return this.#server.url;
   }
 
   /** `APPLICATIONINSIGHTS_CONNECTION_STRING` for a client that must talk to this simulator only. */
@@ -159,7 +148,7 @@ export class IngestionSimulator {
 
   /** The next `times` (default 1) track requests fail with `status`. */
   failNext(failure: IngestionFailure): void {
-    this.#failures.push({ failure, remaining: failure.times ?? 1 });
+    this.#failures.add(failure, failure.times ?? 1);
   }
 
   /** Forgets every envelope, request and counter; queued failures too. */
@@ -168,7 +157,7 @@ export class IngestionSimulator {
     this.#requests = [];
     this.#bodies = [];
     this.#unexpected = [];
-    this.#failures = [];
+    this.#failures.clear();
     this.#counters = emptyCounters();
   }
 
@@ -176,10 +165,10 @@ export class IngestionSimulator {
     return this.#envelopes.filter((e) => e.data?.baseType === baseType);
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path } = parseRequestUrl(req);
     const isTrack = req.method === 'POST' && /^\/v2(\.1)?\/track\/?$/i.test(path);
-    const raw = await readRaw(req);
+    const raw = await readBodyBytes(req, MAX_BODY_BYTES);
     if (!isTrack) {
       this.#counters.unexpectedRequests++;
       this.#unexpected.push(`${req.method} ${path}`);
@@ -234,7 +223,7 @@ export class IngestionSimulator {
     }
     record.items = envelopes.length;
 
-    const injected = this.#takeFailure();
+    const injected = this.#failures.take();
     if (injected) {
       this.#counters.injectedFailures++;
       record.status = injected.status;
@@ -254,14 +243,6 @@ export class IngestionSimulator {
       errors: [],
     });
   }
-
-  #takeFailure(): IngestionFailure | undefined {
-    const entry = this.#failures[0];
-    if (!entry) return undefined;
-    entry.remaining--;
-    if (entry.remaining <= 0) this.#failures.shift();
-    return entry.failure;
-  }
 }
 
 /** Starts an ingestion simulator on 127.0.0.1 (any free port unless `port` is given). */
@@ -275,18 +256,6 @@ export async function startIngestionSimulator(
 
 function emptyCounters(): IngestionCounters {
   return { trackRequests: 0, items: 0, unexpectedRequests: 0, unauthorized: 0, injectedFailures: 0 };
-}
-
-async function readRaw(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function decode(raw: Buffer, encoding: string): string {

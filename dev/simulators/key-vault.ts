@@ -3,12 +3,12 @@ import type { AccessTokenClaims, EntraSimulator } from './entra.js';
 import {
   BodyTooLargeError,
   bump,
+  FaultInjectingSimulator,
   header,
   newGuid,
   parseRequestUrl,
   pause,
   readBody,
-  SimulatorServer,
   sendJson,
 } from './https-server.js';
 import type { TlsMaterial } from './tls.js';
@@ -121,43 +121,23 @@ function emptyCounters(): KeyVaultCounters {
   };
 }
 
-/** The Key Vault secrets simulator. See the module comment for the wire contract. */
-export class KeyVaultSimulator {
-  readonly #server: SimulatorServer;
+/**
+ * The Key Vault secrets simulator. See the module comment for the wire contract. Its `url` is the
+ * vault URL (`KEY_VAULT_URL`); `failNext` fails authenticated requests, `reset()` keeps secrets
+ * and access rules.
+ */
+export class KeyVaultSimulator extends FaultInjectingSimulator<KeyVaultCounters, KeyVaultFailure> {
   readonly #entra: EntraSimulator;
   readonly #tenantId: string;
   readonly #now: () => number;
   readonly #secrets = new Map<string, StoredSecret>();
   #allowedClientIds: Set<string> | undefined;
-  #failures: { failure: KeyVaultFailure; remaining: number }[] = [];
-  #latencyMs = 0;
-  #counters = emptyCounters();
 
   constructor(options: KeyVaultSimulatorOptions) {
+    super('KeyVaultSimulator', options, emptyCounters);
     this.#entra = options.entra;
     this.#tenantId = options.tenantId.toLowerCase();
     this.#now = options.now ?? Date.now;
-    this.#server = new SimulatorServer(
-      'KeyVaultSimulator',
-      options.tls,
-      (req, res, signal) => this.#handle(req, res, signal),
-      options.host,
-    );
-  }
-
-  /** Listens on `port` (0 = any). Resolves with {@link url}. */
-  start(port = 0): Promise<string> {
-    return this.#server.start(port);
-  }
-
-  /** The vault URL (`KEY_VAULT_URL`). */
-  get url(): string {
-    return this.#server.url;
-  }
-
-  /** Stops the server and drops open connections. */
-  stop(): Promise<void> {
-    return this.#server.stop();
   }
 
   /** Adds a version (rotation = calling it again) and returns it; works before `start()` too. */
@@ -203,28 +183,6 @@ export class KeyVaultSimulator {
     this.#allowedClientIds?.add(clientId.toLowerCase());
   }
 
-  /** The next `times` (default 1) authenticated requests fail with `status`. */
-  failNext(failure: KeyVaultFailure): void {
-    this.#failures.push({ failure, remaining: failure.times ?? 1 });
-  }
-
-  /** Delays every response by `ms` (0 turns it off). */
-  delay(ms: number): void {
-    this.#latencyMs = Math.max(0, ms);
-  }
-
-  /** A snapshot of the counters. */
-  get counters(): KeyVaultCounters {
-    return structuredClone(this.#counters);
-  }
-
-  /** Clears counters, queued failures and latency. Secrets and access rules stay. */
-  reset(): void {
-    this.#counters = emptyCounters();
-    this.#failures = [];
-    this.#latencyMs = 0;
-  }
-
   #id(name: string, version?: string): string {
     return version ? `${this.url}/secrets/${name}/${version}` : `${this.url}/secrets/${name}`;
   }
@@ -236,9 +194,13 @@ export class KeyVaultSimulator {
     return secret.versions.find((v) => v.version === version.toLowerCase());
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    this.#counters.requests++;
-    if (this.#latencyMs > 0 && !(await pause(this.#latencyMs, signal))) return;
+  protected override async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.counts.requests++;
+    if (this.latencyMs > 0 && !(await pause(this.latencyMs, signal))) return;
     const { segments, query } = parseRequestUrl(req);
     const requestId = newGuid();
     const headers: Record<string, string> = {
@@ -272,7 +234,7 @@ export class KeyVaultSimulator {
     const authorization = header(req, 'authorization');
     if (!authorization) {
       await drain(req);
-      this.#counters.challenges++;
+      this.counts.challenges++;
       return error(
         401,
         'Unauthorized',
@@ -287,7 +249,7 @@ export class KeyVaultSimulator {
       : undefined;
     if (!claims) {
       await drain(req);
-      this.#counters.rejectedTokens++;
+      this.counts.rejectedTokens++;
       return error(
         401,
         'Unauthorized',
@@ -302,20 +264,23 @@ export class KeyVaultSimulator {
     const isRead =
       req.method === 'GET' && collection === 'secrets' && secretName !== undefined && third !== 'versions';
     if (isRead && secretName) {
-      this.#counters.secretReads++;
-      bump(this.#counters.secretReadsByName, secretName.toLowerCase());
+      this.counts.secretReads++;
+      bump(this.counts.secretReadsByName, secretName.toLowerCase());
     }
 
     if (this.#allowedClientIds && !this.#allowedClientIds.has(claims.appid.toLowerCase())) {
       await drain(req);
-      this.#counters.forbidden++;
+      this.counts.forbidden++;
       return error(403, 'Forbidden', forbiddenMessage(claims, this.url, secretName), 'ForbiddenByRbac');
     }
 
-    const injected = this.#takeFailure(secretName);
+    const injected = this.takeFailure(
+      (failure) =>
+        failure.secretName === undefined || failure.secretName.toLowerCase() === secretName?.toLowerCase(),
+    );
     if (injected) {
       await drain(req);
-      this.#counters.injectedFailures++;
+      this.counts.injectedFailures++;
       const retryAfter =
         injected.retryAfterSeconds !== undefined
           ? { 'Retry-After': String(injected.retryAfterSeconds) }
@@ -419,7 +384,7 @@ export class KeyVaultSimulator {
       }
       const parsed = parseSetBody(body);
       if (typeof parsed === 'string') return error(400, 'BadParameter', parsed);
-      this.#counters.secretWrites++;
+      this.counts.secretWrites++;
       const ref = this.setSecret(secretName, parsed.value, parsed.options);
       const stored = this.#find(ref.name, ref.version) as StoredVersion;
       return sendJson(res, 200, this.#bundle(ref.name, stored), headers);
@@ -430,19 +395,6 @@ export class KeyVaultSimulator {
       'MethodNotAllowed',
       `${req.method} is not supported by the Key Vault simulator on this path.`,
     );
-  }
-
-  #takeFailure(secretName: string | undefined): KeyVaultFailure | undefined {
-    const index = this.#failures.findIndex(
-      (entry) =>
-        entry.failure.secretName === undefined ||
-        entry.failure.secretName.toLowerCase() === secretName?.toLowerCase(),
-    );
-    const entry = this.#failures[index];
-    if (!entry) return undefined;
-    entry.remaining--;
-    if (entry.remaining <= 0) this.#failures.splice(index, 1);
-    return entry.failure;
   }
 
   #attributes(stored: StoredVersion): Record<string, unknown> {

@@ -5,13 +5,14 @@ import type { EntraSimulator } from './entra.js';
 import {
   BodyTooLargeError,
   bump,
+  FailureQueue,
   GUID_PATTERN,
+  HttpsSimulator,
   header,
   newGuid,
   parseRequestUrl,
   pause,
   readBody,
-  SimulatorServer,
   sendJson,
 } from './https-server.js';
 import type { TlsMaterial } from './tls.js';
@@ -233,7 +234,7 @@ interface Batch {
 
 interface QueuedFault {
   fault: PartnerCenterFault;
-  remaining: number | undefined;
+  /** Lower case; `undefined` for every batch. */
   trackingId: string | undefined;
 }
 
@@ -292,46 +293,28 @@ function emptyCounters(): PartnerCenterCounters {
   return { total: 0, byTrackingId: {}, byStatus: {}, unauthorized: 0, faultsInjected: 0 };
 }
 
-/** The Partner Center simulator. See the module comment for the wire and admin contracts. */
-export class PartnerCenterSimulator {
-  readonly #server: SimulatorServer;
+/**
+ * The Partner Center simulator. See the module comment for the wire and admin contracts. Its `url`
+ * is the base URL, without `/v1` (`PARTNER_CENTER_BASE_URL`).
+ */
+export class PartnerCenterSimulator extends HttpsSimulator {
   readonly #entra: EntraSimulator;
   readonly #tenantId: string | undefined;
   readonly #now: () => number;
   readonly #maxRecorded: number;
   readonly #batches = new Map<string, Batch>();
-  #faults: QueuedFault[] = [];
+  readonly #faults = new FailureQueue<QueuedFault>();
   #counters = emptyCounters();
   #requests: RecordedRequest[] = [];
   #seq = 0;
 
   constructor(options: PartnerCenterSimulatorOptions) {
+    super('PartnerCenterSimulator', options);
     this.#entra = options.entra;
     this.#tenantId = options.tenantId?.toLowerCase();
     this.#now = options.now ?? Date.now;
     this.#maxRecorded = options.maxRecordedRequests ?? 10_000;
-    this.#server = new SimulatorServer(
-      'PartnerCenterSimulator',
-      options.tls,
-      (req, res, signal) => this.#handle(req, res, signal),
-      options.host,
-    );
     this.#seed();
-  }
-
-  /** Listens on `port` (0 = any). Resolves with {@link url}. */
-  start(port = 0): Promise<string> {
-    return this.#server.start(port);
-  }
-
-  /** The base URL, without `/v1` (`PARTNER_CENTER_BASE_URL`). */
-  get url(): string {
-    return this.#server.url;
-  }
-
-  /** Stops the server, ends endless bodies and drops open connections. */
-  stop(): Promise<void> {
-    return this.#server.stop();
   }
 
   /** Adds (or replaces) a batch that progresses through its statuses. */
@@ -380,12 +363,12 @@ export class PartnerCenterSimulator {
 
   /** Queues (or, without `times`, installs until cleared) a fault for matching status calls. */
   inject(fault: PartnerCenterFault, options: InjectOptions = {}): void {
-    this.#faults.push({ fault, remaining: options.times, trackingId: options.trackingId?.toLowerCase() });
+    this.#faults.add({ fault, trackingId: options.trackingId?.toLowerCase() }, options.times);
   }
 
   /** Removes every injected fault. */
   clearFaults(): void {
-    this.#faults = [];
+    this.#faults.clear();
   }
 
   /** A snapshot of the counters. */
@@ -402,7 +385,7 @@ export class PartnerCenterSimulator {
   reset(options: { batches?: boolean } = {}): void {
     this.#counters = emptyCounters();
     this.#requests = [];
-    this.#faults = [];
+    this.#faults.clear();
     if (options.batches) this.clearBatches();
   }
 
@@ -462,7 +445,11 @@ export class PartnerCenterSimulator {
     } satisfies BatchUploadDetails;
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  protected override async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { path, segments } = parseRequestUrl(req);
     if (segments[0] === '_sim') return this.#admin(req, res, segments.slice(1));
 
@@ -568,16 +555,7 @@ export class PartnerCenterSimulator {
 
   #takeFault(trackingId: string): PartnerCenterFault | undefined {
     const key = trackingId.toLowerCase();
-    const index = this.#faults.findIndex(
-      (entry) => entry.trackingId === undefined || entry.trackingId === key,
-    );
-    const entry = this.#faults[index];
-    if (!entry) return undefined;
-    if (entry.remaining !== undefined) {
-      entry.remaining--;
-      if (entry.remaining <= 0) this.#faults.splice(index, 1);
-    }
-    return entry.fault;
+    return this.#faults.take((entry) => entry.trackingId === undefined || entry.trackingId === key)?.fault;
   }
 
   async #serveFault(

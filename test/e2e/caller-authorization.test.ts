@@ -1,42 +1,36 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalApp } from '../../dev/serve.js';
 import {
   DOCS_EXAMPLE_CUSTOMER_ID,
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startTestApp, type TestApp } from '../support/local-app.js';
 
 // Function keys (enforced by the host) and Entra ID tokens (checked by the app), over HTTP.
 const FUNCTION_KEY = 'local-test-function-key-0001';
 const AUDIENCE = 'api://5f0c2c47-43a9-4c5e-9a3f-0d5b8c1e2f11';
 const ROLE = 'BatchStatus.Read';
 
+let app: TestApp;
 let sims: RunningSimulators;
 let local: LocalApp;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  const { startLocalApp } = await import('../../dev/serve.js');
-  local = await startLocalApp({
-    port: 0,
-    useLocalSettings: false,
+  app = await startTestApp({
+    tag: 'auth',
     functionKey: FUNCTION_KEY,
-    env: {
-      ...sims.env,
-      AzureWebJobsStorage: inject('azuriteConnectionString'),
-      TRACKING_TABLE_PREFIX: `auth${Date.now().toString(36)}`,
+    env: (s) => ({
       CALLER_AUTH_AUDIENCE: AUDIENCE,
-      CALLER_AUTH_TENANT_ID: sims.app.tenantId,
+      CALLER_AUTH_TENANT_ID: s.app.tenantId,
       CALLER_AUTH_REQUIRED_ROLE: ROLE,
-    },
-    logger: () => {},
+    }),
   });
+  ({ sims, local } = app);
 });
 
 afterAll(async () => {
-  await local?.stop();
-  await sims?.stop();
+  await app?.stop();
 });
 
 const lookupPath = `/api/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchJobStatus/${DOCS_EXAMPLE_TRACKING_ID}`;

@@ -1,43 +1,34 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAzurite, startAzurite } from '../../dev/azurite.js';
 import type { LocalApp } from '../../dev/serve.js';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { deepHealthReportSchema, unhealthyProblemSchema } from '../../shared/health/deep-health-schema.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startTestApp, type TestApp } from '../support/local-app.js';
 
 // Liveness and deep health over HTTP on the local host, loading the built function modules, with
 // function keys required. Tracking storage is an Azurite of this file's own, so it can be stopped.
 const FUNCTION_KEY = 'health-test-function-key-0001';
 
+let app: TestApp;
 let sims: RunningSimulators;
 let storage: RunningAzurite;
 let local: LocalApp;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  storage = await startAzurite();
-  const id = randomBytes(5).toString('hex');
-  const { startLocalApp } = await import('../../dev/serve.js');
-  local = await startLocalApp({
-    port: 0,
-    useLocalSettings: false,
+  app = await startTestApp({
+    tag: 'health',
     functionKey: FUNCTION_KEY,
-    env: {
-      ...sims.env,
-      AzureWebJobsStorage: inject('azuriteConnectionString'),
-      TRACKING_STORAGE: storage.connectionString,
-      TRACKING_TABLE_PREFIX: `health${id}`,
-      SWEEP_SCHEDULE: '0 0 0 1 1 *',
+    beforeStart: async () => {
+      storage = await startAzurite();
     },
-    logger: () => {},
+    env: () => ({ TRACKING_STORAGE: storage.connectionString }),
   });
+  ({ sims, local } = app);
 });
 
 afterAll(async () => {
-  await local?.stop();
+  await app?.stop();
   await storage?.stop();
-  await sims?.stop();
 });
 
 interface Answer {

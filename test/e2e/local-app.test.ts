@@ -1,39 +1,26 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalApp } from '../../dev/serve.js';
 import {
   DOCS_EXAMPLE_CUSTOMER_ID,
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startTestApp, type TestApp } from '../support/local-app.js';
 
 // The whole app over HTTP, on the local host, loading the built function modules (npm test builds
 // first) exactly as `npm run serve` does, against Azurite and the simulators.
+let app: TestApp;
 let sims: RunningSimulators;
 let local: LocalApp;
 let api: string;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  const { startLocalApp } = await import('../../dev/serve.js');
-  local = await startLocalApp({
-    port: 0,
-    useLocalSettings: false,
-    env: {
-      ...sims.env,
-      AzureWebJobsStorage: inject('azuriteConnectionString'),
-      TRACKING_TABLE_PREFIX: `e2e${Date.now().toString(36)}`,
-      TRACKING_RESULT_CONTAINER: `e2e-${Date.now().toString(36)}`,
-      SWEEP_SCHEDULE: '0 0 0 1 1 *',
-    },
-    logger: () => {},
-  });
-  api = `${local.url}/api`;
+  app = await startTestApp({ tag: 'e2e' });
+  ({ sims, local, api } = app);
 });
 
 afterAll(async () => {
-  await local?.stop();
-  await sims?.stop();
+  await app?.stop();
 });
 
 async function call(method: string, path: string, body?: unknown) {

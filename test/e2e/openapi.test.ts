@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { LocalApp } from '../../dev/serve.js';
 import {
@@ -18,7 +18,7 @@ import {
   trackingRecordSchema,
   trackingWithDevicesSchema,
 } from '../../shared/trackings/model.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startTestApp, type TestApp } from '../support/local-app.js';
 import {
   checkResponse,
   dereferenceInDocument,
@@ -50,6 +50,7 @@ const SOURCE_SCHEMAS: Record<string, z.ZodType> = {
   OpenApiDocument: openApiDocumentSchema,
 };
 
+let app: TestApp;
 let sims: RunningSimulators;
 let local: LocalApp;
 let api: string;
@@ -59,39 +60,29 @@ let rolelessToken: string;
 const exercised = new Map<string, Set<number>>();
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  const tenantId = sims.app.tenantId;
-  sims.entra.registerApplication({ tenantId, ...TOOL, secrets: [TOOL.clientSecret], roles: [ROLE] });
-  sims.entra.registerApplication({ tenantId, clientId: ROLELESS_TOOL, secrets: ['unused'] });
-  const { startLocalApp } = await import('../../dev/serve.js');
-  const suffix = Date.now().toString(36);
-  local = await startLocalApp({
-    port: 0,
-    useLocalSettings: false,
+  app = await startTestApp({
+    tag: 'oa',
     functionKey: FUNCTION_KEY,
-    env: {
-      ...sims.env,
-      AzureWebJobsStorage: inject('azuriteConnectionString'),
-      TRACKING_TABLE_PREFIX: `oa${suffix}`,
-      TRACKING_RESULT_CONTAINER: `oa-${suffix}`,
-      SWEEP_SCHEDULE: '0 0 0 1 1 *',
+    beforeStart: ({ entra, app: { tenantId } }) => {
+      entra.registerApplication({ tenantId, ...TOOL, secrets: [TOOL.clientSecret], roles: [ROLE] });
+      entra.registerApplication({ tenantId, clientId: ROLELESS_TOOL, secrets: ['unused'] });
+    },
+    env: (s) => ({
       PARTNER_CENTER_DEADLINE_MS: '2500',
       PARTNER_CENTER_MAX_RETRIES: '1',
       PARTNER_CENTER_MAX_RETRY_AFTER_MS: '2000',
       CALLER_AUTH_AUDIENCE: APP_ID_URI,
-      CALLER_AUTH_TENANT_ID: tenantId,
+      CALLER_AUTH_TENANT_ID: s.app.tenantId,
       CALLER_AUTH_REQUIRED_ROLE: ROLE,
-    },
-    logger: () => {},
+    }),
   });
-  api = `${local.url}/api`;
+  ({ sims, local, api } = app);
   token = await sims.entra.issueToken({ audience: APP_ID_URI, clientId: TOOL.clientId });
   rolelessToken = await sims.entra.issueToken({ audience: APP_ID_URI, clientId: ROLELESS_TOOL });
 });
 
 afterAll(async () => {
-  await local?.stop();
-  await sims?.stop();
+  await app?.stop();
 });
 
 interface CallOptions {

@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
-import { type HttpInvocation, invokeHttp } from '../support/invoke.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startSimulatorsForHandlers } from '../support/app-settings.js';
+import { type BatchKey, type HttpInvocation, invokeLookup } from '../support/invoke.js';
 
 // Faults of the app's own credential chain (Key Vault, then the Entra token endpoint), as a caller
 // of the live lookup sees them. A process of its own, started cold: the steps run in order, each
 // with nothing cached that would hide its fault.
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
-let batch: { customerId: string; trackingId: string };
+let batch: BatchKey;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, { PARTNER_CENTER_DEADLINE_MS: '20000' });
+  sims = await startSimulatorsForHandlers({ PARTNER_CENTER_DEADLINE_MS: '20000' });
   ({ getBatchStatus } = await import('../../functions/getBatchStatus.js'));
   batch = sims.partnerCenter.createBatch({ customerId: crypto.randomUUID(), statuses: ['processing'] });
 });
@@ -22,14 +21,7 @@ afterAll(async () => {
 });
 
 function lookup(): Promise<HttpInvocation> {
-  return invokeHttp(
-    getBatchStatus,
-    {
-      url: `/api/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`,
-      params: { customerId: batch.customerId, trackingId: batch.trackingId },
-    },
-    'getBatchStatus',
-  );
+  return invokeLookup(getBatchStatus, batch);
 }
 
 /** The caller's view of a credential fault: 502, the caller did nothing wrong, nothing leaked. */

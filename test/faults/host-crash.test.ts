@@ -1,19 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
 import { type AppProcess, startAppProcess } from '../support/app-process.js';
+import { trackingStorageSettings, uniqueStorageNames } from '../support/app-settings.js';
 import { startTestSimulators } from '../support/simulators.js';
 import { waitFor } from '../support/wait.js';
 
 // The function app as `npm run serve` runs it, in child processes: killed with SIGKILL in the
 // middle of a sweep and started again, and two of them sweeping the same storage at once.
-const names = {
-  tablePrefix: `hc${randomBytes(5).toString('hex')}`,
-  container: `hc-${randomBytes(5).toString('hex')}`,
-};
+const names = uniqueStorageNames('hc');
 let sims: RunningSimulators;
 let env: Record<string, string>;
 const hosts: AppProcess[] = [];
@@ -22,9 +19,7 @@ beforeAll(async () => {
   sims = await startTestSimulators();
   env = {
     ...sims.env,
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: names.tablePrefix,
-    TRACKING_RESULT_CONTAINER: names.container,
+    ...trackingStorageSettings(names),
     // Sweeps run only when the test asks (admin endpoint), never on the schedule.
     SWEEP_SCHEDULE: '0 0 0 1 1 *',
     SWEEP_CONCURRENCY: '2',

@@ -1,9 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { PartnerCenterFault, RunningSimulators } from '../../dev/simulators/index.js';
-import { type HttpInvocation, invokeHttp } from '../support/invoke.js';
-import { startTestSimulators } from '../support/simulators.js';
+import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../support/app-settings.js';
+import {
+  type BatchKey,
+  type HttpInvocation,
+  invokeGetTracking,
+  invokeLookup,
+  invokeRegister,
+} from '../support/invoke.js';
+import { resetSimulators } from '../support/simulators.js';
 
 // The upstream fault matrix as a caller of the live lookup sees it, through the real handler with
 // Key Vault, Entra ID and Partner Center simulated and Azurite behind it. Every tracked batch must
@@ -13,18 +23,12 @@ const DEADLINE_MS = 2_500;
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
 let trackings: typeof import('../../functions/trackings.js').trackings;
-const names = {
-  tablePrefix: `lf${randomBytes(5).toString('hex')}`,
-  container: `lf-${randomBytes(5).toString('hex')}`,
-};
+const names = uniqueStorageNames('lf');
 const tracked: { customerId: string; trackingId: string; finalStatus: string }[] = [];
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: names.tablePrefix,
-    TRACKING_RESULT_CONTAINER: names.container,
+  sims = await startSimulatorsForHandlers({
+    ...trackingStorageSettings(names),
     PARTNER_CENTER_DEADLINE_MS: String(DEADLINE_MS),
     PARTNER_CENTER_ATTEMPT_TIMEOUT_MS: '1000',
     PARTNER_CENTER_MAX_RETRIES: '2',
@@ -42,20 +46,11 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  sims.partnerCenter.reset();
-  sims.keyVault.reset();
-  sims.entra.reset();
+  resetSimulators(sims);
 });
 
-function lookup(batch: { customerId: string; trackingId: string }): Promise<HttpInvocation> {
-  return invokeHttp(
-    getBatchStatus,
-    {
-      url: `/api/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`,
-      params: { customerId: batch.customerId, trackingId: batch.trackingId },
-    },
-    'getBatchStatus',
-  );
+function lookup(batch: BatchKey): Promise<HttpInvocation> {
+  return invokeLookup(getBatchStatus, batch);
 }
 
 /** A finished batch upstream, registered as a tracking here, so the lookup writes its result through. */
@@ -65,16 +60,7 @@ async function trackedBatch(finalStatus: 'finished' | 'finished_with_errors' = '
     devices: [{ serialNumber: 'SN-1' }, { serialNumber: 'SN-2', errorCode: '806' }],
     statuses: [finalStatus],
   });
-  const res = await invokeHttp(
-    trackings,
-    {
-      method: 'POST',
-      url: '/api/trackings',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ location: batch.location }),
-    },
-    'trackings',
-  );
+  const res = await invokeRegister(trackings, { location: batch.location });
   expect(res.status).toBe(201);
   tracked.push({ customerId: batch.customerId, trackingId: batch.trackingId, finalStatus });
   return batch;
@@ -298,14 +284,7 @@ describe('the live lookup under upstream faults', () => {
 
     sims.partnerCenter.reset();
     for (const t of tracked) {
-      const record = await invokeHttp(
-        trackings,
-        {
-          url: `/api/trackings/${t.customerId}/${t.trackingId}`,
-          params: { customerId: t.customerId, trackingId: t.trackingId },
-        },
-        'trackings',
-      );
+      const record = await invokeGetTracking(trackings, t);
       expect(record.json).toMatchObject({
         state: t.finalStatus,
         upstreamStatus: t.finalStatus,

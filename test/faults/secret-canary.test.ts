@@ -12,7 +12,8 @@ import {
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
 import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
-import { startTestSimulators } from '../support/simulators.js';
+import type { StorageNames } from '../support/app-settings.js';
+import { startTestApp, type TestApp } from '../support/local-app.js';
 
 // A recognisable canary as the app's credential (the Key Vault secret) and as the developer
 // identity's secret; every bearer token the app presents is intercepted where the simulators check
@@ -20,13 +21,11 @@ import { startTestSimulators } from '../support/simulators.js';
 // every response and every stored record and blob captured; none may hold a canary or a token.
 const CANARY = `CANARY-${randomBytes(12).toString('hex')}`;
 const DEV_CANARY = `CANARY-DEV-${randomBytes(12).toString('hex')}`;
-const names = {
-  tablePrefix: `sc${randomBytes(5).toString('hex')}`,
-  container: `sc-${randomBytes(5).toString('hex')}`,
-};
 
+let app: TestApp;
 let sims: RunningSimulators;
 let local: LocalApp;
+let names: StorageNames;
 const tokens = new Set<string>();
 /** Everything the app said or stored, by where it came from. */
 const captured: { source: string; text: string }[] = [];
@@ -37,14 +36,6 @@ function capture(source: string, text: string): void {
 }
 
 beforeAll(async () => {
-  sims = await startTestSimulators({ clientSecret: CANARY, developer: { clientSecret: DEV_CANARY } });
-  // Every token presented to Partner Center or Key Vault passes through here.
-  const verify = sims.entra.verifyAccessToken.bind(sims.entra);
-  sims.entra.verifyAccessToken = async (token, ...rest) => {
-    tokens.add(token);
-    return verify(token, ...rest);
-  };
-
   // Process output (SDK logging included, turned up to verbose for this test) is captured too.
   for (const stream of [process.stdout, process.stderr] as const) {
     const write = stream.write.bind(stream);
@@ -65,30 +56,28 @@ beforeAll(async () => {
     setLogLevel(level);
   });
 
-  const { startLocalApp } = await import('../../dev/serve.js');
-  local = await startLocalApp({
-    port: 0,
-    useLocalSettings: false,
-    env: {
-      ...sims.env,
-      AzureWebJobsStorage: inject('azuriteConnectionString'),
-      TRACKING_TABLE_PREFIX: names.tablePrefix,
-      TRACKING_RESULT_CONTAINER: names.container,
-      SWEEP_SCHEDULE: '0 0 0 1 1 *',
-      PARTNER_CENTER_DEADLINE_MS: '3000',
-      PARTNER_CENTER_MAX_RETRIES: '1',
-      LOCAL_FUNCTION_KEY: undefined,
+  app = await startTestApp({
+    tag: 'sc',
+    simulators: { clientSecret: CANARY, developer: { clientSecret: DEV_CANARY } },
+    // Every token presented to Partner Center or Key Vault passes through here.
+    beforeStart: ({ entra }) => {
+      const verify = entra.verifyAccessToken.bind(entra);
+      entra.verifyAccessToken = async (token, ...rest) => {
+        tokens.add(token);
+        return verify(token, ...rest);
+      };
     },
+    env: { PARTNER_CENTER_DEADLINE_MS: '3000', PARTNER_CENTER_MAX_RETRIES: '1' },
     // `user` entries are what the functions wrote through their InvocationContext's log handler.
     logger: (entry) =>
       capture(entry.category === 'user' ? 'invocation-context' : 'host-log', formatLogLine(entry)),
   });
+  ({ sims, local, names } = app);
 });
 
 afterAll(async () => {
   for (const undo of restore.splice(0)) undo();
-  await local?.stop();
-  await sims?.stop();
+  await app?.stop();
 });
 
 async function call(method: string, path: string, body?: unknown) {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,17 +11,18 @@ import { ResultStore } from '../../shared/trackings/result-store.js';
 import { Sweeper } from '../../shared/trackings/sweep.js';
 import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
 import { TrackingStore, type TrackingTables } from '../../shared/trackings/tracking-store.js';
+import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../support/app-settings.js';
 import { freePorts } from '../support/free-port.js';
-import { type HttpInvocation, invokeHttp } from '../support/invoke.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { type BatchKey, type HttpInvocation, invokeGetTracking, invokeRegister } from '../support/invoke.js';
 import { waitFor } from '../support/wait.js';
 
 // Storage goes away in the middle of a sweep and comes back with its data: an Azurite of this
 // file's own, persistent, on fixed ports, stopped and started again. Nothing may be lost or doubled.
-const names = {
-  tablePrefix: `so${randomBytes(5).toString('hex')}`,
-  container: `so-${randomBytes(5).toString('hex')}`,
-};
+const names = uniqueStorageNames('so');
 let sims: RunningSimulators;
 let azurite: RunningAzurite;
 let ports: { blobPort: number; tablePort: number };
@@ -36,11 +36,8 @@ beforeAll(async () => {
   // Our own folder: startAzurite deletes a folder it created itself when it stops.
   location = mkdtempSync(join(tmpdir(), 'azurite-outage-'));
   azurite = await startAzurite({ persistent: true, location, ...ports });
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: azurite.connectionString,
-    TRACKING_TABLE_PREFIX: names.tablePrefix,
-    TRACKING_RESULT_CONTAINER: names.container,
+  sims = await startSimulatorsForHandlers({
+    ...trackingStorageSettings(names, azurite.connectionString),
     SWEEP_CONCURRENCY: '2',
     SWEEP_LEASE_SECONDS: '60',
     SWEEP_INITIAL_BACKOFF_SECONDS: '1',
@@ -114,28 +111,12 @@ function sweeper({ store, results }: ReturnType<typeof quickFailingStore>, clock
   });
 }
 
-function getRecord(k: { customerId: string; trackingId: string }): Promise<HttpInvocation> {
-  return invokeHttp(
-    trackings,
-    {
-      url: `/api/trackings/${k.customerId}/${k.trackingId}`,
-      params: { customerId: k.customerId, trackingId: k.trackingId },
-    },
-    'trackings',
-  );
+function getRecord(k: BatchKey): Promise<HttpInvocation> {
+  return invokeGetTracking(trackings, k);
 }
 
 function register(body: unknown): Promise<HttpInvocation> {
-  return invokeHttp(
-    trackings,
-    {
-      method: 'POST',
-      url: '/api/trackings',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    },
-    'trackings',
-  );
+  return invokeRegister(trackings, body);
 }
 
 function expectStorageUnavailable(res: HttpInvocation): void {

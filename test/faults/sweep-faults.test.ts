@@ -1,12 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { PartnerCenterFault, RunningSimulators } from '../../dev/simulators/index.js';
 import type { AppServices } from '../../shared/composition.js';
 import { Sweeper, type SweepReport } from '../../shared/trackings/sweep.js';
-import { type HttpInvocation, invokeHttp } from '../support/invoke.js';
-import { startTestSimulators } from '../support/simulators.js';
+import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../support/app-settings.js';
+import { type BatchKey, type HttpInvocation, invokeGetTracking, invokeRegister } from '../support/invoke.js';
 
 // The upstream fault matrix as the sweep meets it: the app's own clients (composition root) against
 // the simulators and Azurite, the sweep on a test clock so that backoffs pass without sleeping.
@@ -16,17 +19,11 @@ const SECOND = 1_000;
 let sims: RunningSimulators;
 let app: AppServices;
 let trackings: typeof import('../../functions/trackings.js').trackings;
-const names = {
-  tablePrefix: `sf${randomBytes(5).toString('hex')}`,
-  container: `sf-${randomBytes(5).toString('hex')}`,
-};
+const names = uniqueStorageNames('sf');
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: names.tablePrefix,
-    TRACKING_RESULT_CONTAINER: names.container,
+  sims = await startSimulatorsForHandlers({
+    ...trackingStorageSettings(names),
     PARTNER_CENTER_DEADLINE_MS: '1500',
     PARTNER_CENTER_ATTEMPT_TIMEOUT_MS: '700',
     PARTNER_CENTER_MAX_RETRIES: '1',
@@ -155,15 +152,8 @@ interface Tracked extends Scenario {
   trackingId: string;
 }
 
-async function getRecord(t: { customerId: string; trackingId: string }): Promise<HttpInvocation> {
-  return invokeHttp(
-    trackings,
-    {
-      url: `/api/trackings/${t.customerId}/${t.trackingId}`,
-      params: { customerId: t.customerId, trackingId: t.trackingId },
-    },
-    'trackings',
-  );
+async function getRecord(t: BatchKey): Promise<HttpInvocation> {
+  return invokeGetTracking(trackings, t);
 }
 
 function sweeper(clock: TestClock, logs: string[]): Sweeper {
@@ -200,16 +190,7 @@ describe('the sweep under upstream faults', () => {
         });
       }
       if (scenario.fault) sims.partnerCenter.inject(scenario.fault, { trackingId, times: scenario.times });
-      const res = await invokeHttp(
-        trackings,
-        {
-          method: 'POST',
-          url: '/api/trackings',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ customerId, trackingId, label: scenario.name }),
-        },
-        'trackings',
-      );
+      const res = await invokeRegister(trackings, { customerId, trackingId, label: scenario.name });
       expect(res.status).toBe(201);
       tracked.push({ ...scenario, customerId, trackingId });
     }

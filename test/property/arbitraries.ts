@@ -46,6 +46,9 @@ export const TRAVERSAL_AND_INJECTION = [
 
 const HEX = '0123456789abcdef';
 
+/** Matches a well-formed GUID, in any case. */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** A well-formed GUID, in random case. */
 export const guid = fc
   .tuple(fc.uuid(), fc.array(fc.boolean(), { minLength: 36, maxLength: 36 }))

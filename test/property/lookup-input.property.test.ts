@@ -1,22 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DOCS_EXAMPLE_CUSTOMER_ID,
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
+import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../support/app-settings.js';
 import { collectGarbage, expectProblem, invokeRaw } from '../support/hostile-http.js';
-import { startTestSimulators } from '../support/simulators.js';
-import { guid, hostileHeaders, hostileId, pathSegment, queryString } from './arbitraries.js';
+import { GUID, guid, hostileHeaders, hostileId, pathSegment, queryString } from './arbitraries.js';
 
 // Hostile input against the live lookup and health, through the real handlers with Key Vault,
 // Entra ID and Partner Center simulated and Azurite behind them. Run counts are the CI budget.
 const LOOKUP_RUNS = 3_000;
 const HEALTH_RUNS = 500;
 const OTHER_RUNS = 200;
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
@@ -26,12 +27,8 @@ let openapi: typeof import('../../functions/openapi.js').openapi;
 const known: { customerId: string; trackingId: string }[] = [];
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  const id = randomBytes(5).toString('hex');
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: `prop${id}`,
-    TRACKING_RESULT_CONTAINER: `prop-${id}`,
+  sims = await startSimulatorsForHandlers({
+    ...trackingStorageSettings(uniqueStorageNames('prop')),
     PARTNER_CENTER_DEADLINE_MS: '5000',
   });
   ({ getBatchStatus } = await import('../../functions/getBatchStatus.js'));

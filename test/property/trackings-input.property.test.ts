@@ -1,12 +1,22 @@
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { MAX_JSON_BODY_BYTES } from '../../shared/http/request-body.js';
 import { TRACKING_STATES } from '../../shared/trackings/model.js';
-import { collectGarbage, expectProblem, invokeRaw, type RawResponse } from '../support/hostile-http.js';
-import { startTestSimulators } from '../support/simulators.js';
 import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../support/app-settings.js';
+import {
+  collectGarbage,
+  expectProblem,
+  invokeRaw,
+  type RawResponse,
+  withHeapPeak,
+} from '../support/hostile-http.js';
+import {
+  GUID,
   guid,
   hasControlCharacter,
   headerValue,
@@ -24,20 +34,12 @@ const ONE_RUNS = 1_500;
 const METHOD_RUNS = 500;
 const REGISTER_RUNS = 3_500;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 let sims: RunningSimulators;
 let trackings: typeof import('../../functions/trackings.js').trackings;
 const registered: { customerId: string; trackingId: string }[] = [];
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  const id = randomBytes(5).toString('hex');
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: `prop${id}`,
-    TRACKING_RESULT_CONTAINER: `prop-${id}`,
-  });
+  sims = await startSimulatorsForHandlers(trackingStorageSettings(uniqueStorageNames('prop')));
   ({ trackings } = await import('../../functions/trackings.js'));
   const customerId = crypto.randomUUID();
   for (let i = 0; i < 6; i++) {
@@ -479,20 +481,16 @@ describe('request bodies are bounded', () => {
     ['undeclared (no Content-Length)', false],
   ])('a 32 MiB body, %s, is refused with 413 without being read whole', async (_, declared) => {
     const body = new Uint8Array(32 * 1024 * 1024).fill(0x20);
-    await collectGarbage();
-    const baseline = process.memoryUsage().heapUsed;
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().heapUsed);
-    }, 1);
-    const res = await call('POST', '/api/trackings', {}, body, {
-      'content-type': 'application/json',
-      ...(declared ? { 'content-length': String(body.length) } : {}),
-    });
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-    clearInterval(sampler);
+    const { result: res, peakGrowth } = await withHeapPeak(
+      () =>
+        call('POST', '/api/trackings', {}, body, {
+          'content-type': 'application/json',
+          ...(declared ? { 'content-length': String(body.length) } : {}),
+        }),
+      1,
+    );
     expectProblem(res, 413, '/problems/payload-too-large');
     // The body sits in a Buffer (outside the JS heap); reading it whole as text would add 32 MiB.
-    expect(peak - baseline).toBeLessThan(8 * 1024 * 1024);
+    expect(peakGrowth).toBeLessThan(8 * 1024 * 1024);
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartnerCenterFault, RunningSimulators } from '../../dev/simulators/index.js';
-import { collectGarbage } from '../support/hostile-http.js';
-import { type HttpInvocation, invokeHttp } from '../support/invoke.js';
-import { startTestSimulators } from '../support/simulators.js';
+import { startSimulatorsForHandlers } from '../support/app-settings.js';
+import { collectGarbage, withHeapPeak } from '../support/hostile-http.js';
+import { type BatchKey, type HttpInvocation, invokeLookup } from '../support/invoke.js';
 
 // Hostile upstream bodies: giant (64 MiB, with and without Content-Length) and endless answers
 // must cost at most PARTNER_CENTER_MAX_RESPONSE_BYTES of memory each, end in a 502 and leave the
@@ -14,8 +14,7 @@ let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, {
+  sims = await startSimulatorsForHandlers({
     PARTNER_CENTER_MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES),
     PARTNER_CENTER_DEADLINE_MS: '20000',
     PARTNER_CENTER_ATTEMPT_TIMEOUT_MS: '15000',
@@ -27,32 +26,8 @@ afterAll(async () => {
   await sims?.stop();
 });
 
-function lookup(batch: { customerId: string; trackingId: string }): Promise<HttpInvocation> {
-  return invokeHttp(
-    getBatchStatus,
-    {
-      url: `/api/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`,
-      params: { customerId: batch.customerId, trackingId: batch.trackingId },
-    },
-    'getBatchStatus',
-  );
-}
-
-/** Runs `work` while sampling the heap every few milliseconds; resolves with its result and the peak growth. */
-async function withHeapPeak<T>(work: () => Promise<T>): Promise<{ result: T; peakGrowth: number }> {
-  await collectGarbage();
-  const baseline = process.memoryUsage().heapUsed;
-  let peak = baseline;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-  }, 2);
-  try {
-    const result = await work();
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return { result, peakGrowth: peak - baseline };
-  } finally {
-    clearInterval(sampler);
-  }
+function lookup(batch: BatchKey): Promise<HttpInvocation> {
+  return invokeLookup(getBatchStatus, batch);
 }
 
 const BODIES: { name: string; fault: PartnerCenterFault }[] = [

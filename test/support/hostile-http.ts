@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { expect } from 'vitest';
-import type { CapturedLog } from './invoke.js';
+import { HOST_URL, type HttpHandler, type HttpInvocation, invokeRequest } from './invoke.js';
 
 /** A request as a hostile caller may shape it: any method, raw path and query, any headers and body bytes. */
 export interface RawRequest {
@@ -14,58 +12,35 @@ export interface RawRequest {
   body?: string | Uint8Array;
 }
 
-export interface RawResponse {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-  logs: CapturedLog[];
-}
-
-type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+export type RawResponse = HttpInvocation;
 
 /**
  * Calls a function handler through a real HttpRequest and InvocationContext, like
  * `invokeHttp` (invoke.ts), but with the query taken from the raw URL (duplicate keys kept, as
  * the Functions host passes them) and bodies as bytes or text.
  */
-export async function invokeRaw(
-  handler: Handler,
+export function invokeRaw(
+  handler: HttpHandler,
   spec: RawRequest,
   functionName = 'test',
 ): Promise<RawResponse> {
-  const logs: CapturedLog[] = [];
-  const url = new URL(spec.url, 'http://localhost:7071');
   const body =
     spec.body === undefined
       ? undefined
       : typeof spec.body === 'string'
         ? { string: spec.body }
         : { bytes: spec.body };
-  const request = new HttpRequest({
-    method: spec.method,
-    url: url.toString(),
-    params: spec.params ?? {},
-    headers: spec.headers ?? {},
-    body,
-  });
-  const context = new InvocationContext({
-    invocationId: randomUUID(),
+  return invokeRequest(
+    handler,
+    {
+      method: spec.method,
+      url: new URL(spec.url, HOST_URL).toString(),
+      params: spec.params ?? {},
+      headers: spec.headers ?? {},
+      body,
+    },
     functionName,
-    logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' ') }),
-  });
-  const init = await handler(request, context);
-  const headers = new Headers(init.headers as Record<string, string> | undefined);
-  let text = '';
-  if (init.jsonBody !== undefined) text = JSON.stringify(init.jsonBody);
-  else if (typeof init.body === 'string') text = init.body;
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: init.status ?? 200, headers, text, json, logs };
+  );
 }
 
 /** What every error answer must be: RFC 9457 problem+json, matching its status, with the correlation id echoed. */
@@ -94,5 +69,28 @@ export async function collectGarbage(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     gc();
     await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Runs `work` while sampling the heap every `sampleEveryMs` milliseconds, after a garbage
+ * collection; resolves with its result and the peak growth over the heap it started from.
+ */
+export async function withHeapPeak<T>(
+  work: () => Promise<T>,
+  sampleEveryMs = 2,
+): Promise<{ result: T; peakGrowth: number }> {
+  await collectGarbage();
+  const baseline = process.memoryUsage().heapUsed;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }, sampleEveryMs);
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    return { result, peakGrowth: peak - baseline };
+  } finally {
+    clearInterval(sampler);
   }
 }

@@ -20,6 +20,13 @@ export function startTestSimulators(
   return startSimulators({ ...options, tls: testTls() });
 }
 
+/** Clears the counters, injected faults and latency of all three simulators; batches, secrets and registrations stay. */
+export function resetSimulators(sims: RunningSimulators): void {
+  sims.partnerCenter.reset();
+  sims.keyVault.reset();
+  sims.entra.reset();
+}
+
 /** A real `ClientSecretCredential` pointed at the Entra simulator. */
 export function simulatorCredential(
   entraUrl: string,

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
+import { startSimulatorsForHandlers } from '../../support/app-settings.js';
 import { invokeHttp } from '../../support/invoke.js';
-import { startTestSimulators } from '../../support/simulators.js';
 
 // A process of its own: nothing may be cached before the burst below.
 let sims: RunningSimulators;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env);
+  sims = await startSimulatorsForHandlers();
 });
 
 afterAll(async () => {

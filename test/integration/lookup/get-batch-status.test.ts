@@ -4,34 +4,17 @@ import {
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../../dev/simulators/index.js';
-import { invokeHttp } from '../../support/invoke.js';
-import { startTestSimulators } from '../../support/simulators.js';
+import { startSimulatorsForHandlers } from '../../support/app-settings.js';
+import { DOCS_EXAMPLE_BODY } from '../../support/docs-example.js';
+import { invokeLookup } from '../../support/invoke.js';
+import { resetSimulators } from '../../support/simulators.js';
 
 // Handlers read settings from the environment once per process: configure it before importing them.
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../../functions/getBatchStatus.js').getBatchStatus;
 
-const DOCS_EXAMPLE_BODY = {
-  batchTrackingId: '0127ed8e-ff72-4983-a3d8-e8d8bd378932',
-  status: 'finished',
-  startedTime: '2017-07-25T10:00:00',
-  completedTime: '2017-07-25T10:10:00',
-  devicesStatus: [
-    {
-      serialNumber: '1234567890',
-      productKey: '12345-67890-09876-54321-13579',
-      status: 'finished_with_errors',
-      errorCode: '808',
-      errorDescription: 'ZtdDeviceAssignedToOtherTenant',
-      attributes: { objectType: 'DeviceUploadDetails' },
-    },
-  ],
-  attributes: { objectType: 'BatchUploadDetails' },
-};
-
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env, {
+  sims = await startSimulatorsForHandlers({
     PARTNER_CENTER_DEADLINE_MS: '2500',
     PARTNER_CENTER_MAX_RETRIES: '2',
     PARTNER_CENTER_MAX_RETRY_AFTER_MS: '2000',
@@ -45,21 +28,11 @@ afterAll(async () => {
 
 beforeEach(() => {
   sims.partnerCenter.clearFaults();
-  sims.partnerCenter.reset();
-  sims.keyVault.reset();
-  sims.entra.reset();
+  resetSimulators(sims);
 });
 
 function lookup(customerId: string, trackingId: string, headers: Record<string, string> = {}, query = '') {
-  return invokeHttp(
-    getBatchStatus,
-    {
-      url: `/api/customers/${customerId}/batchJobStatus/${trackingId}${query}`,
-      params: { customerId, trackingId },
-      headers,
-    },
-    'getBatchStatus',
-  );
+  return invokeLookup(getBatchStatus, { customerId, trackingId }, { headers, query });
 }
 
 function newBatch(status: 'processing' | 'finished' = 'processing') {

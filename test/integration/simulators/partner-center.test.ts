@@ -15,6 +15,7 @@ import {
   DEVICE_ERRORS,
   PartnerCenterSimulator,
 } from '../../../dev/simulators/partner-center.js';
+import { DOCS_EXAMPLE_TEXT } from '../../support/docs-example.js';
 import { testTls } from '../../support/simulators.js';
 
 const TENANT = '4a6c8e0f-2b3d-4f5a-9c7e-1b3d5f7a9c02';
@@ -24,10 +25,6 @@ const SCOPE = 'https://api.partnercenter.microsoft.com/.default';
 const AUDIENCE = 'https://api.partnercenter.microsoft.com';
 const CUSTOMER = '8f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
 const WIRE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
-
-/** The docs' example response, copied here on purpose rather than imported from the simulator. */
-const DOCS_EXAMPLE_TEXT =
-  '{"batchTrackingId":"0127ed8e-ff72-4983-a3d8-e8d8bd378932","status":"finished","startedTime":"2017-07-25T10:00:00","completedTime":"2017-07-25T10:10:00","devicesStatus":[{"serialNumber":"1234567890","productKey":"12345-67890-09876-54321-13579","status":"finished_with_errors","errorCode":"808","errorDescription":"ZtdDeviceAssignedToOtherTenant","attributes":{"objectType":"DeviceUploadDetails"}}],"attributes":{"objectType":"BatchUploadDetails"}}';
 
 describe('PartnerCenterSimulator', () => {
   const tls = testTls();

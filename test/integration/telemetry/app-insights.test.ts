@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AZURITE_KEY } from '../../../dev/azurite.js';
@@ -9,7 +8,12 @@ import {
   type TelemetryEnvelope,
 } from '../../../dev/simulators/ingestion.js';
 import type { TrackingRecord } from '../../../shared/trackings/model.js';
-import { startTestSimulators, testTls } from '../../support/simulators.js';
+import {
+  startSimulatorsForHandlers,
+  trackingStorageSettings,
+  uniqueStorageNames,
+} from '../../support/app-settings.js';
+import { testTls } from '../../support/simulators.js';
 import {
   hostTraceContext,
   invokeHttpTraced,
@@ -36,13 +40,9 @@ let handlers: {
 let services: typeof import('../../../shared/composition.js').services;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
+  sims = await startSimulatorsForHandlers(trackingStorageSettings(uniqueStorageNames('tel')));
   ingestion = await startIngestionSimulator({ tls: testTls(), entra: sims.entra });
-  const id = randomBytes(5).toString('hex');
-  Object.assign(process.env, sims.env, {
-    AzureWebJobsStorage: inject('azuriteConnectionString'),
-    TRACKING_TABLE_PREFIX: `tel${id}`,
-    TRACKING_RESULT_CONTAINER: `tel-${id}`,
+  Object.assign(process.env, {
     APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
     PARTNER_CENTER_MAX_RETRY_AFTER_MS: '1000',

@@ -1,13 +1,14 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import {
-  HttpRequest,
-  type HttpResponseInit,
-  InvocationContext,
-  type LogLevel,
-  type Timer,
-} from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
 import type { TelemetryEnvelope } from '../../../dev/simulators/ingestion.js';
+import {
+  type CapturedLog,
+  HOST_URL,
+  type HttpHandler,
+  invocationContext,
+  invokeRequest,
+} from '../../support/invoke.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']);
 
@@ -46,21 +47,7 @@ export function hostTraceContext(): { traceParent: string; traceId: string; pare
   return { traceParent: `00-${traceId}-${parentSpanId}-01`, traceId, parentSpanId };
 }
 
-export interface Logged {
-  level: LogLevel;
-  message: string;
-}
-
-function context(functionName: string, traceParent: string | undefined, logs: Logged[]): InvocationContext {
-  return new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    ...(traceParent ? { traceContext: { traceParent, traceState: 'host=functions' } } : {}),
-    logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' ') }),
-  });
-}
-
-type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+export type Logged = CapturedLog;
 
 /** Calls an HTTP function as the host does, with the host's trace context on the InvocationContext. */
 export async function invokeHttpTraced(
@@ -74,24 +61,21 @@ export async function invokeHttpTraced(
   },
   traceParent: string,
 ) {
-  const logs: Logged[] = [];
-  const url = new URL(spec.url, 'http://localhost:7071');
-  const request = new HttpRequest({
-    method: spec.method ?? 'GET',
-    url: url.toString(),
-    params: spec.params,
-    headers: spec.body === undefined ? {} : { 'content-type': 'application/json' },
-    query: Object.fromEntries(url.searchParams),
-    body: spec.body === undefined ? undefined : { string: JSON.stringify(spec.body) },
-  });
-  const response = await handler(request, context(spec.functionName, traceParent, logs));
-  return {
-    response,
-    logs,
-    correlationId: new Headers(response.headers as Record<string, string> | undefined).get(
-      'MS-CorrelationId',
-    ),
-  };
+  const url = new URL(spec.url, HOST_URL);
+  const response = await invokeRequest(
+    handler,
+    {
+      method: spec.method ?? 'GET',
+      url: url.toString(),
+      params: spec.params,
+      headers: spec.body === undefined ? {} : { 'content-type': 'application/json' },
+      query: Object.fromEntries(url.searchParams),
+      body: spec.body === undefined ? undefined : { string: JSON.stringify(spec.body) },
+    },
+    spec.functionName,
+    traceParent,
+  );
+  return { response, logs: response.logs, correlationId: response.headers.get('MS-CorrelationId') };
 }
 
 /** Runs a timer function as the host does on its schedule. */
@@ -106,7 +90,7 @@ export async function invokeTimer(
     schedule: { adjustForDST: false },
     scheduleStatus: { last: '', next: '', lastUpdated: '' },
   };
-  await handler(timer, context(functionName, traceParent, logs));
+  await handler(timer, invocationContext(functionName, logs, traceParent));
   return logs;
 }
 

@@ -2,16 +2,15 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { loadSettings, SettingsError } from '../../../shared/config/settings.js';
+import { startSimulatorsForHandlers } from '../../support/app-settings.js';
 import { invokeHttp } from '../../support/invoke.js';
-import { startTestSimulators } from '../../support/simulators.js';
 
 // A process of its own, without APPLICATIONINSIGHTS_CONNECTION_STRING: the app must not load the
 // SDK at all (it costs ~0.3-0.7 s of cold start) and must work exactly as before.
 let sims: RunningSimulators;
 
 beforeAll(async () => {
-  sims = await startTestSimulators();
-  Object.assign(process.env, sims.env);
+  sims = await startSimulatorsForHandlers();
   delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
 });
 

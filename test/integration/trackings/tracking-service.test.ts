@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TrackingNotFoundError, ValidationError } from '../../../shared/trackings/errors.js';
 import { trackingRecordSchema } from '../../../shared/trackings/model.js';
 import { TrackingService } from '../../../shared/trackings/tracking-service.js';
+import { DOCS_EXAMPLE_BODY } from '../../support/docs-example.js';
 import { guid, testStorage } from './storage-fixture.js';
 
 const NOW = new Date('2025-03-01T08:00:00.000Z');
@@ -22,24 +23,6 @@ async function validationProblems(promise: Promise<unknown>): Promise<string[]> 
   expect(error).toBeInstanceOf(ValidationError);
   return (error as ValidationError).problems.map((p) => p.field);
 }
-
-const DOCS_BATCH = {
-  batchTrackingId: '0127ed8e-ff72-4983-a3d8-e8d8bd378932',
-  status: 'finished',
-  startedTime: '2017-07-25T10:00:00',
-  completedTime: '2017-07-25T10:10:00',
-  devicesStatus: [
-    {
-      serialNumber: '1234567890',
-      productKey: '12345-67890-09876-54321-13579',
-      status: 'finished_with_errors',
-      errorCode: '808',
-      errorDescription: 'ZtdDeviceAssignedToOtherTenant',
-      attributes: { objectType: 'DeviceUploadDetails' },
-    },
-  ],
-  attributes: { objectType: 'BatchUploadDetails' },
-};
 
 describe('TrackingService.register', () => {
   it('every Location form registers the same tracking', async () => {
@@ -161,7 +144,7 @@ describe('TrackingService.get / list / cancel', () => {
       (await svc.get(key.customerId.toUpperCase(), key.trackingId, { includeDevices: true })).devicesStatus,
     ).toBeUndefined();
 
-    await storage.store.recordTerminal(key, DOCS_BATCH, NOW);
+    await storage.store.recordTerminal(key, DOCS_EXAMPLE_BODY, NOW);
     const plain = await svc.get(key.customerId, key.trackingId);
     expect(plain).toMatchObject({
       state: 'finished',
@@ -173,7 +156,7 @@ describe('TrackingService.get / list / cancel', () => {
     });
     expect(plain.devicesStatus).toBeUndefined();
     const withDevices = await svc.get(key.customerId, key.trackingId, { includeDevices: true });
-    expect(withDevices.devicesStatus).toEqual(DOCS_BATCH.devicesStatus);
+    expect(withDevices.devicesStatus).toEqual(DOCS_EXAMPLE_BODY.devicesStatus);
   });
 
   it('answers not found for unknown trackings and validation errors for bad ids', async () => {
@@ -190,7 +173,7 @@ describe('TrackingService.get / list / cancel', () => {
     const b = { customerId: guid(), trackingId: guid() };
     await svc.register(a);
     await svc.register(b);
-    await storage.store.recordTerminal(b, DOCS_BATCH, NOW);
+    await storage.store.recordTerminal(b, DOCS_EXAMPLE_BODY, NOW);
 
     expect(await svc.cancel(a.customerId, a.trackingId)).toMatchObject({ state: 'cancelled' });
     expect(await svc.get(a.customerId, a.trackingId)).toMatchObject({ state: 'cancelled' });
