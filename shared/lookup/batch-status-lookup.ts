@@ -44,6 +44,14 @@ export interface BatchStatusLookupOptions {
   writeThrough?: TerminalWriteThrough;
   /** Terminal results kept in memory; each holds a device list, so the bound is small. */
   memoryEntries?: number;
+  /**
+   * How long a batch Partner Center just called not terminal skips the stored-result read
+   * (default 60 s), and how many such batches are remembered (default 10,000; a key each).
+   */
+  liveHintTtlMs?: number;
+  liveHintEntries?: number;
+  /** Epoch ms; tests control it. */
+  now?: () => number;
   onWriteThroughFailure?: (error: unknown) => void;
 }
 
@@ -54,9 +62,23 @@ export interface BatchStatusLookupOptions {
 export class BatchStatusLookup {
   private readonly memory = new Map<string, BatchUploadDetails>();
   private readonly memoryEntries: number;
+  /**
+   * Batches Partner Center answered as not terminal, until when (epoch ms). Polling a pending batch
+   * is the common case, and a stored result can only appear after Partner Center turned terminal:
+   * so while the hint lasts the stored-result read is skipped (it would cost a storage round trip
+   * per poll). The price is bounded: after the batch finishes, at most one more live call per
+   * instance, which answers terminal and fills the memory cache.
+   */
+  private readonly liveHints = new Map<string, number>();
+  private readonly liveHintTtlMs: number;
+  private readonly liveHintEntries: number;
+  private readonly now: () => number;
 
   constructor(private readonly options: BatchStatusLookupOptions) {
     this.memoryEntries = options.memoryEntries ?? 256;
+    this.liveHintTtlMs = options.liveHintTtlMs ?? 60_000;
+    this.liveHintEntries = options.liveHintEntries ?? 10_000;
+    this.now = options.now ?? Date.now;
   }
 
   async lookup(customerId: string | undefined, trackingId: string | undefined, options: LookupOptions = {}) {
@@ -64,7 +86,7 @@ export class BatchStatusLookup {
     if (!options.refresh) {
       const remembered = this.remembered(key);
       if (remembered) return { details: remembered, source: 'memory', terminal: true } satisfies LookupResult;
-      const stored = await this.options.results?.get(key);
+      const stored = this.recentlyLive(key) ? undefined : await this.options.results?.get(key);
       if (stored) {
         this.remember(key, stored);
         return { details: stored, source: 'storage', terminal: true } satisfies LookupResult;
@@ -77,8 +99,11 @@ export class BatchStatusLookup {
     });
     const terminal = isTerminalBatchStatus(live.details.status);
     if (terminal) {
+      this.liveHints.delete(memoryKey(key));
       this.remember(key, live.details);
       await this.writeThrough(key, live.details);
+    } else {
+      this.hintLive(key);
     }
     return {
       details: live.details,
@@ -96,6 +121,26 @@ export class BatchStatusLookup {
     } catch (error) {
       // The caller still gets the live answer; the sweep will store the result on its next pass.
       this.options.onWriteThroughFailure?.(error);
+    }
+  }
+
+  private recentlyLive(key: BatchKey): boolean {
+    const id = memoryKey(key);
+    const until = this.liveHints.get(id);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.liveHints.delete(id);
+    return false;
+  }
+
+  private hintLive(key: BatchKey): void {
+    if (!this.options.results) return;
+    const id = memoryKey(key);
+    this.liveHints.delete(id);
+    this.liveHints.set(id, this.now() + this.liveHintTtlMs);
+    if (this.liveHints.size > this.liveHintEntries) {
+      const oldest = this.liveHints.keys().next().value;
+      if (oldest !== undefined) this.liveHints.delete(oldest);
     }
   }
 

@@ -143,6 +143,14 @@ export class Sweeper {
       }
     }
     await Promise.all(inFlight);
+    try {
+      await this.store.flushDueIndex();
+    } catch (error) {
+      // Nothing is lost: the old entries still stand, and the next sweep redoes the clean-up.
+      this.log?.warn('Some due-index updates could not be written; the next sweep redoes them', {
+        error: describeError(error),
+      });
+    }
     if (state.stop === 'throttled' || options.abortSignal?.aborted) state.report.stoppedEarly = true;
     state.report.durationMs = Math.max(0, this.clock().getTime() - start.getTime());
     return state.report;
@@ -191,7 +199,9 @@ export class Sweeper {
 
   private async check(claim: Claim, state: RunState): Promise<void> {
     const { report } = state;
-    const stored = await this.storedResult(claim);
+    // Only a claim whose predecessor never recorded its check can find a result stored by a run
+    // that died between the result and the record: everyone else skips the read.
+    const stored = claim.resumed ? await this.storedResult(claim) : undefined;
     if (stored) {
       // A run crashed after writing the full result: finish from it, without asking Partner Center again.
       if (await this.complete(claim, stored, false, state)) report.finished += 1;

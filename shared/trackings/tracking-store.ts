@@ -80,7 +80,16 @@ export interface Claim {
   key: BatchKey;
   record: TrackingRecord;
   etag: string;
-  leaseRowKey: string;
+  /**
+   * The due entries that stand for the tracking while it is claimed (at or before the claim time,
+   * so a crash at any point leaves it due); removed once the check is recorded.
+   */
+  dueRowKeys: string[];
+  /**
+   * An earlier claim never recorded its check: that run may have died after storing the full
+   * result, so the result store is worth a look before asking Partner Center.
+   */
+  resumed: boolean;
   firstNotFoundAt?: string;
   resultBlob?: string;
 }
@@ -110,6 +119,17 @@ export interface CheckOutcome {
   firstNotFoundAt?: string | null;
 }
 
+/**
+ * Record column set by a claim and dropped by every later write of the record: present at claim
+ * time only when the previous claim never recorded its check (a crashed or failed run).
+ */
+const CLAIMED_AT_COLUMN = 'claimedAt';
+
+/** A stored tracking as loaded, with what only the store itself reads. */
+interface LoadedTracking extends StoredTracking {
+  claimedAt?: string;
+}
+
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
 const MAX_CONFLICT_RETRIES = 5;
 const MAX_LIST_PAGES = 5;
@@ -122,19 +142,29 @@ const TRANSACTION_SIZE = 100;
  * The record is the source of truth; index entries are hints, reconciled with the record whenever
  * they are read. Invariant kept by every write order below, so that a crash at any point loses no
  * tracking: every pending record has at least one due entry at or before its `nextCheckAt`.
- * Entries are written before the record that needs them and deleted only after it moved on.
+ * Entries are written before the record that needs them and deleted only after it moved on. A sweep
+ * keeps the entry that made a tracking due (earlier than any time it moves the record to) until the
+ * check is recorded, then replaces it in one transaction with the entry of the next check.
+ *
+ * Storage requests per checked tracking: read and claim the record, write the outcome (plus, when
+ * it is terminal, the result blob and the listing hints); due-index changes go in transactions of
+ * up to 100.
  */
 export class TrackingStore {
   private readonly tables: TrackingTables;
   private readonly results: ResultStore;
   private readonly observer?: StorageObserver;
   private readonly orphanGraceMs: number;
+  private readonly dueChanges: DueIndexBatch;
 
   constructor(options: TrackingStoreOptions) {
     this.tables = options.tables;
     this.results = options.results;
     this.observer = options.observer;
     this.orphanGraceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    this.dueChanges = new DueIndexBatch(this.tables.due, (operation, entities) =>
+      this.observe('due', operation, entities),
+    );
   }
 
   static fromClients(
@@ -349,23 +379,39 @@ export class TrackingStore {
     const filter = odata`PartitionKey eq ${DUE_PARTITION} and RowKey lt ${dueUpperBound(now.getTime())}`;
     const pages = this.tables.due
       .listEntities({ queryOptions: { filter } })
-      .byPage({ maxPageSize: options.pageSize ?? 100 });
-    for await (const page of pages) {
-      this.observe('due', 'query', page.length);
-      const entries: DueEntry[] = [];
-      for (const entity of page) {
-        const entry = parseDueRowKey(entity.rowKey ?? '');
-        if (entry) entries.push(entry);
-        else if (entity.rowKey) await this.deleteEntry('due', DUE_PARTITION, entity.rowKey);
+      .byPage({ maxPageSize: options.pageSize ?? 100 })
+      [Symbol.asyncIterator]();
+    try {
+      let next = pages.next();
+      for (;;) {
+        const result = await next;
+        if (result.done) return;
+        // Read ahead: the next page is on its way while the sweep works through this one.
+        next = pages.next();
+        next.catch(() => {});
+        const page = result.value;
+        this.observe('due', 'query', page.length);
+        const entries: DueEntry[] = [];
+        for (const entity of page) {
+          const entry = parseDueRowKey(entity.rowKey ?? '');
+          if (entry) entries.push(entry);
+          else if (entity.rowKey) await this.deleteEntry('due', DUE_PARTITION, entity.rowKey);
+        }
+        yield entries;
       }
-      yield entries;
+    } finally {
+      await pages.return?.();
     }
   }
 
   /**
-   * Claims a due tracking for `leaseMs` with an If-Match write that moves its next check to the
-   * lease end, so an overlapping sweep skips it. The entry is reconciled with the record first:
-   * stale hints are re-filed at the record's time or removed. Throws CorruptTrackingError.
+   * Claims a due tracking for `leaseMs` with one If-Match write that moves its next check to the
+   * lease end, so an overlapping sweep finds it not due. The entry is reconciled with the record
+   * first: stale hints are re-filed at the record's time or removed. Throws CorruptTrackingError.
+   *
+   * The claim writes no due entry: the entry that made the tracking due (at or before now, so
+   * before the lease end) keeps covering it until the check is recorded, and a crash at any point
+   * leaves the tracking due. An overlapping sweep reading that entry re-files it at the lease end.
    */
   async claim(entry: DueEntry, now: Date, leaseMs: number): Promise<ClaimOutcome> {
     const nowMs = now.getTime();
@@ -394,21 +440,16 @@ export class TrackingStore {
 
     const leaseEnd = new Date(nowMs + leaseMs);
     const leased: TrackingRecord = { ...record, nextCheckAt: leaseEnd.toISOString() };
-    // Record first: until the lease entry exists, the old entry (earlier than the lease end) still covers it.
-    const etag = await this.replace({ ...current, record: leased });
+    const etag = await this.replace({ ...current, record: leased }, now.toISOString());
     if (!etag) return { claimed: false, reason: 'taken' };
-    const leaseRowKey = dueRowKey(entry.key, leaseEnd.getTime());
-    await this.putDueEntry(entry.key, leaseRowKey);
-    await Promise.all(
-      [...new Set([entry.rowKey, recordKey])].map((rowKey) => this.deleteEntry('due', DUE_PARTITION, rowKey)),
-    );
     return {
       claimed: true,
       claim: {
         key: entry.key,
         record: leased,
         etag,
-        leaseRowKey,
+        dueRowKeys: [...new Set([entry.rowKey, recordKey])],
+        resumed: current.claimedAt !== undefined,
         firstNotFoundAt: current.firstNotFoundAt,
         resultBlob: current.resultBlob,
       },
@@ -417,7 +458,9 @@ export class TrackingStore {
 
   /**
    * Completes a claimed tracking with a terminal answer. Order: full result blob, then the record
-   * that points at it, then the listing hint, then out of the due index.
+   * that points at it, then the listing hint, then out of the due index (queued: see
+   * {@link flushDueIndex}). When the record went final meanwhile (cancelled, or completed by a live
+   * lookup), that stands and the claim's entries go.
    */
   async complete(
     claim: Claim,
@@ -434,7 +477,7 @@ export class TrackingStore {
     const record = await this.writeTerminal(claim.key, details, now, {
       ...options,
       start,
-      leaseRowKey: claim.leaseRowKey,
+      dueRowKeys: claim.dueRowKeys,
     });
     if (!record)
       throw new Error(`Tracking ${claim.key.customerId}/${claim.key.trackingId} disappeared while claimed`);
@@ -444,6 +487,7 @@ export class TrackingStore {
   /**
    * Files the next check of a claimed tracking. Returns false when the claim was lost (the record
    * changed meanwhile: cancelled, completed by a live lookup, or re-claimed after the lease ran out).
+   * Its due-index change is queued: see {@link flushDueIndex}.
    */
   async reschedule(claim: Claim, outcome: CheckOutcome, now: Date): Promise<boolean> {
     const record: TrackingRecord = withoutUndefined({
@@ -457,9 +501,6 @@ export class TrackingStore {
     });
     const firstNotFoundAt =
       outcome.firstNotFoundAt === null ? undefined : (outcome.firstNotFoundAt ?? claim.firstNotFoundAt);
-    // Entry first: the next check may be earlier than the lease end the current entry sits at.
-    const nextRowKey = dueRowKey(claim.key, outcome.nextCheckAt.getTime());
-    await this.putDueEntry(claim.key, nextRowKey);
     const etag = await this.replace({
       record,
       etag: claim.etag,
@@ -467,11 +508,20 @@ export class TrackingStore {
       firstNotFoundAt,
     });
     if (!etag) return false;
-    if (nextRowKey !== claim.leaseRowKey) await this.deleteEntry('due', DUE_PARTITION, claim.leaseRowKey);
+    // The claim's entries (at or before the claim time) cover the tracking until the new entry is
+    // written, in the same transaction that removes them.
+    const nextRowKey = dueRowKey(claim.key, outcome.nextCheckAt.getTime());
+    this.dueChanges.add({
+      put: { key: claim.key, rowKey: nextRowKey },
+      remove: claim.dueRowKeys.filter((rowKey) => rowKey !== nextRowKey),
+    });
     return true;
   }
 
-  /** Ends a claimed tracking without a result (`expired`, `not_found`). False when the claim was lost. */
+  /**
+   * Ends a claimed tracking without a result (`expired`, `not_found`). False when the claim was lost.
+   * Its due-index change is queued: see {@link flushDueIndex}.
+   */
   async giveUp(
     claim: Claim,
     state: 'expired' | 'not_found',
@@ -497,8 +547,18 @@ export class TrackingStore {
       firstNotFoundAt,
     });
     if (!etag) return false;
-    await this.afterFinal(record, [claim.leaseRowKey]);
+    await this.afterFinal(record, claim.dueRowKeys, { queued: true });
     return true;
+  }
+
+  /**
+   * Writes the queued due-index changes of recorded checks (reschedule, complete, giveUp) and waits
+   * for every one sent before. A sweep calls it before it ends. Until then the old entries stay and
+   * still cover their trackings: a crash only leaves clean-up to the next sweep, which redoes it
+   * from the records. Rejects when some changes could not be written (with the same consequence).
+   */
+  flushDueIndex(): Promise<void> {
+    return this.dueChanges.flush();
   }
 
   /** Moves a due entry that cannot be processed (corrupt record) to a later time, without losing it. */
@@ -562,7 +622,8 @@ export class TrackingStore {
     key: BatchKey,
     details: BatchUploadDetails,
     now: Date,
-    options: { checked: boolean; start?: StoredTracking; leaseRowKey?: string },
+    /** start and dueRowKeys: a sweep's claim (its record version and the entries it still has). */
+    options: { checked: boolean; start?: StoredTracking; dueRowKeys?: string[] },
   ): Promise<TrackingRecord | undefined> {
     if (!isTerminalBatchStatus(details.status)) {
       throw new Error(`Batch status ${JSON.stringify(details.status)} is not terminal`);
@@ -571,7 +632,11 @@ export class TrackingStore {
     let resultBlob: string | undefined;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       if (!current) return undefined;
-      if (!acceptsTerminal(current.record.state)) return current.record;
+      if (!acceptsTerminal(current.record.state)) {
+        // Final already: what stands needs no due entries (its listing hint is mended first).
+        if (options.dueRowKeys) await this.afterFinal(current.record, options.dueRowKeys, { queued: true });
+        return current.record;
+      }
       // The full result first: a record never points at a result that is not there.
       resultBlob ??= await this.results.put(key, details);
       const record: TrackingRecord = withoutUndefined({
@@ -588,7 +653,12 @@ export class TrackingStore {
       });
       const etag = await this.replace({ record, etag: current.etag, resultBlob, firstNotFoundAt: undefined });
       if (etag) {
-        await this.afterFinal(record, [dueKeyOf(current.record), options.leaseRowKey]);
+        // A claimed record's own next check is its lease end, where no entry was written: only a
+        // record read back after a conflict may have an entry there.
+        const recordEntry = current === options.start ? undefined : dueKeyOf(current.record);
+        await this.afterFinal(record, [recordEntry, ...(options.dueRowKeys ?? [])], {
+          queued: options.dueRowKeys !== undefined,
+        });
         return record;
       }
       current = await this.load(key);
@@ -596,15 +666,26 @@ export class TrackingStore {
     throw new Error(`Tracking ${key.customerId}/${key.trackingId} kept changing while being completed`);
   }
 
-  /** After a record went final: listing hint, then the due entries it no longer needs. */
-  private async afterFinal(record: TrackingRecord, dueRowKeys: (string | undefined)[]): Promise<void> {
+  /**
+   * After a record went final: listing hint, then the due entries it no longer needs (at once, or
+   * `queued` with the sweep's other due-index changes).
+   */
+  private async afterFinal(
+    record: TrackingRecord,
+    dueRowKeys: (string | undefined)[],
+    options: { queued?: boolean } = {},
+  ): Promise<void> {
     const key = { customerId: record.customerId, trackingId: record.trackingId };
     await this.putListHints(key, Date.parse(record.registeredAt), record.state);
     const unique = [...new Set(dueRowKeys.filter((k): k is string => k !== undefined))];
+    if (options.queued) {
+      if (unique.length > 0) this.dueChanges.add({ remove: unique });
+      return;
+    }
     await Promise.all(unique.map((rowKey) => this.deleteEntry('due', DUE_PARTITION, rowKey)));
   }
 
-  private async load(key: BatchKey): Promise<StoredTracking | undefined> {
+  private async load(key: BatchKey): Promise<LoadedTracking | undefined> {
     await this.tables.ensure();
     let entity: unknown;
     try {
@@ -617,13 +698,21 @@ export class TrackingStore {
       throw error;
     }
     this.observe('trackings', 'read', 1);
-    return fromRecordEntity(key, entity);
+    const stored: LoadedTracking = fromRecordEntity(key, entity);
+    const claimedAt = (entity as Record<string, unknown>)[CLAIMED_AT_COLUMN];
+    if (typeof claimedAt === 'string') stored.claimedAt = claimedAt;
+    return stored;
   }
 
-  /** If-Match replace; the new ETag, or undefined when someone else changed the record first. */
-  private async replace(stored: StoredTracking): Promise<string | undefined> {
+  /**
+   * If-Match replace; the new ETag, or undefined when someone else changed the record first.
+   * `claimedAt` is claim()'s marker: every other write drops it.
+   */
+  private async replace(stored: StoredTracking, claimedAt?: string): Promise<string | undefined> {
+    const entity = toRecordEntity(stored);
+    if (claimedAt !== undefined) entity[CLAIMED_AT_COLUMN] = claimedAt;
     try {
-      const response = await this.tables.trackings.updateEntity(toRecordEntity(stored), 'Replace', {
+      const response = await this.tables.trackings.updateEntity(entity, 'Replace', {
         etag: stored.etag,
       });
       this.observe('trackings', 'replace', 1);
@@ -636,7 +725,7 @@ export class TrackingStore {
   }
 
   private async putDueEntry(key: BatchKey, rowKey: string): Promise<void> {
-    await this.tables.due.upsertEntity({ partitionKey: DUE_PARTITION, rowKey, ...key }, 'Replace');
+    await this.tables.due.upsertEntity(dueEntity(key, rowKey), 'Replace');
     this.observe('due', 'upsert', 1);
   }
 
@@ -727,4 +816,107 @@ function isServiceToken(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** One due-index change, applied atomically: the new entry (if any) with the removal of the old ones. */
+interface DueChange {
+  put?: { key: BatchKey; rowKey: string };
+  remove: string[];
+}
+
+/**
+ * The sweep's due-index changes, sent as entity group transactions: the index is one partition, so
+ * up to 100 entity operations go in one request instead of one request each. A change is never split
+ * between transactions, so the entry that covers a tracking goes only with the one that replaces it.
+ * A transaction that fails (an entry someone else already removed) is redone change by change, the
+ * new entry before the removals, missing entries ignored.
+ */
+class DueIndexBatch {
+  private pending: DueChange[] = [];
+  private pendingRowKeys = new Set<string>();
+  private pendingOperations = 0;
+  private readonly sending = new Set<Promise<void>>();
+  private failures: unknown[] = [];
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly observe: (operation: StorageOperation, entities: number) => void,
+  ) {}
+
+  add(change: DueChange): void {
+    const rowKeys = [...(change.put ? [change.put.rowKey] : []), ...change.remove];
+    if (rowKeys.length === 0) return;
+    // A transaction may touch an entity once, and holds at most TRANSACTION_SIZE operations.
+    if (
+      this.pendingOperations + rowKeys.length > TRANSACTION_SIZE ||
+      rowKeys.some((rowKey) => this.pendingRowKeys.has(rowKey))
+    ) {
+      this.send();
+    }
+    this.pending.push(change);
+    for (const rowKey of rowKeys) this.pendingRowKeys.add(rowKey);
+    this.pendingOperations += rowKeys.length;
+    if (this.pendingOperations >= TRANSACTION_SIZE) this.send();
+  }
+
+  async flush(): Promise<void> {
+    this.send();
+    while (this.sending.size > 0) await Promise.all(this.sending);
+    const failures = this.failures;
+    this.failures = [];
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `${failures.length} due-index update(s) could not be written`);
+    }
+  }
+
+  private send(): void {
+    if (this.pending.length === 0) return;
+    const changes = this.pending;
+    this.pending = [];
+    this.pendingRowKeys = new Set();
+    this.pendingOperations = 0;
+    const sent = this.write(changes).finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+  }
+
+  private async write(changes: DueChange[]): Promise<void> {
+    const actions: TransactionAction[] = [];
+    for (const change of changes) {
+      if (change.put) actions.push(['upsert', dueEntity(change.put.key, change.put.rowKey), 'Replace']);
+      for (const rowKey of change.remove) actions.push(['delete', { partitionKey: DUE_PARTITION, rowKey }]);
+    }
+    try {
+      await this.table.submitTransaction(actions);
+      this.observe('transaction', actions.length);
+      return;
+    } catch {
+      this.observe('transaction', 0);
+    }
+    const limit = pLimit(8);
+    await Promise.all(changes.map((change) => limit(() => this.writeOne(change))));
+  }
+
+  private async writeOne(change: DueChange): Promise<void> {
+    try {
+      if (change.put) {
+        await this.table.upsertEntity(dueEntity(change.put.key, change.put.rowKey), 'Replace');
+        this.observe('upsert', 1);
+      }
+      for (const rowKey of change.remove) {
+        try {
+          await this.table.deleteEntity(DUE_PARTITION, rowKey);
+          this.observe('delete', 1);
+        } catch (error) {
+          if (statusCodeOf(error) !== 404) throw error;
+          this.observe('delete', 0);
+        }
+      }
+    } catch (error) {
+      this.failures.push(error);
+    }
+  }
+}
+
+function dueEntity(key: BatchKey, rowKey: string): TableEntity {
+  return { partitionKey: DUE_PARTITION, rowKey, customerId: key.customerId, trackingId: key.trackingId };
 }

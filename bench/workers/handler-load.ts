@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import functions from '@azure/functions';
+import { installFunctionsCore } from '../../dev/host/functions-core.js';
+import { closedLoop, expectOk, get, keepAliveAgent, summarize } from '../load.js';
+import { input, reply } from '../processes.js';
+
+/**
+ * P1, in process: the getBatchStatus handler called directly (real HttpRequest and
+ * InvocationContext, no HTTP host in front), against a direct GET to the simulator from the same
+ * process, interleaved so that both see the same machine.
+ */
+
+interface HandlerLoadInput {
+  customerId: string;
+  trackingId: string;
+  partnerCenterUrl: string;
+  token: string;
+  concurrency: number;
+  requests: number;
+  warmup: number;
+  rounds: number;
+}
+
+async function main(): Promise<void> {
+  const args = input<HandlerLoadInput>();
+  // The Functions worker provides @azure/functions-core; without it @azure/functions runs in "test mode".
+  installFunctionsCore();
+  const { getBatchStatus } = await import('../../functions/getBatchStatus.js');
+  // CommonJS: its classes are not visible to ESM as named exports.
+  const { HttpRequest, InvocationContext } = functions;
+
+  const agent = keepAliveAgent(true, args.concurrency);
+  const directUrl = `${args.partnerCenterUrl}/v1/customers/${args.customerId}/batchJobStatus/${args.trackingId}`;
+  const headers = { Authorization: `Bearer ${args.token}`, Accept: 'application/json' };
+  const direct = async () => expectOk(await get(directUrl, { agent, headers }), 'Partner Center simulator');
+  const handler = async () => {
+    const request = new HttpRequest({
+      method: 'GET',
+      url: `http://localhost:7071/api/customers/${args.customerId}/batchJobStatus/${args.trackingId}`,
+      params: { customerId: args.customerId, trackingId: args.trackingId },
+      headers: {},
+    });
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: 'getBatchStatus',
+      logHandler: () => {},
+    });
+    const response = await getBatchStatus(request, context);
+    if ((response.status ?? 200) !== 200) {
+      throw new Error(`getBatchStatus answered ${response.status}: ${String(response.body ?? '')}`);
+    }
+  };
+
+  await closedLoop({ concurrency: args.concurrency, total: args.warmup }, direct);
+  await closedLoop({ concurrency: args.concurrency, total: args.warmup }, handler);
+  const samples = { direct: [] as number[], handler: [] as number[] };
+  const wall = { direct: 0, handler: 0 };
+  const perRound = Math.ceil(args.requests / args.rounds);
+  for (let round = 0; round < args.rounds; round++) {
+    for (const [kind, send] of [
+      ['direct', direct],
+      ['handler', handler],
+    ] as const) {
+      const run = await closedLoop({ concurrency: args.concurrency, total: perRound }, send);
+      samples[kind].push(...run.latenciesMs);
+      wall[kind] += run.wallMs;
+    }
+  }
+  await reply({
+    direct: summarize(samples.direct, wall.direct),
+    handler: summarize(samples.handler, wall.handler),
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
