@@ -1,13 +1,14 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { services } from '../shared/composition.js';
-import { runHttpEndpoint } from '../shared/http/endpoint.js';
-import { lookupResponse } from '../shared/lookup/batch-status-lookup.js';
+
+/** The domain loads on first use, not with this module: see shared/app.ts. */
+const domain = () => import('../shared/app.js');
 
 /** Partner Center's batch upload status, through the app's own credentials. */
 export async function getBatchStatus(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { services, runHttpEndpoint, lookupResponse } = await domain();
   return runHttpEndpoint(
     request,
     context,

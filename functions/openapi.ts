@@ -1,9 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { runHttpEndpoint } from '../shared/http/endpoint.js';
-import { openApiDocument } from '../shared/openapi/document.js';
+
+/** The domain loads on first use, not with this module: see shared/app.ts. */
+const domain = () => import('../shared/app.js');
 
 /** The OpenAPI 3.1 document of every HTTP function of the app, generated from the schemas the code uses. */
 export async function openapi(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const { openApiDocument, runHttpEndpoint } = await domain();
   return runHttpEndpoint(request, context, async () => ({
     status: 200,
     headers: { 'Content-Type': 'application/json; charset=utf-8' },

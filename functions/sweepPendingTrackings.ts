@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { services } from '../shared/composition.js';
-import { sweepScheduleBinding } from '../shared/config/settings.js';
-import { correlatedLog } from '../shared/telemetry/invocation-log.js';
-import { describeSweepReport } from '../shared/trackings/sweep-summary.js';
+import { sweepScheduleBinding } from '../shared/config/sweep-schedule.js';
+
+/** The domain loads on first use, not with this module: see shared/app.ts. */
+const domain = () => import('../shared/app.js');
 
 /** Checks every due pending tracking once, stores finished results, reschedules the rest. */
 export async function sweepPendingTrackings(timer: Timer, context: InvocationContext): Promise<void> {
+  const { correlatedLog, describeSweepReport, services } = await domain();
   const correlationId = randomUUID();
   const log = correlatedLog(context, correlationId);
   const { telemetry } = services();

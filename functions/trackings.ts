@@ -1,8 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { services } from '../shared/composition.js';
-import { RequestError, runHttpEndpoint } from '../shared/http/endpoint.js';
-import { readJsonBody } from '../shared/http/request-body.js';
-import { trackingResponse } from '../shared/trackings/tracking-responses.js';
+
+/** The domain loads on first use, not with this module: see shared/app.ts. */
+const domain = () => import('../shared/app.js');
 
 /**
  * The tracking API, one function for its four operations:
@@ -10,6 +9,7 @@ import { trackingResponse } from '../shared/trackings/tracking-responses.js';
  * `DELETE trackings/{customerId}/{trackingId}`.
  */
 export async function trackings(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const { readJsonBody, RequestError, runHttpEndpoint, services, trackingResponse } = await domain();
   return runHttpEndpoint(
     request,
     context,

@@ -249,7 +249,7 @@ export function loadSettings(env: Environment = process.env): Settings {
   };
 
   const sweep: SweepSettings = {
-    schedule: withDefault({ name: 'SWEEP_SCHEDULE', schema: ncrontab, fallback: DEFAULT_SWEEP_SCHEDULE }),
+    schedule: withDefault({ name: 'SWEEP_SCHEDULE', schema: ncrontab, fallback: '0 */5 * * * *' }),
     concurrency: withDefault({ name: 'SWEEP_CONCURRENCY', schema: positiveInt(256), fallback: '16' }),
     timeBudgetMs:
       withDefault({ name: 'SWEEP_TIME_BUDGET_SECONDS', schema: positiveInt(3600), fallback: '480' }) * 1000,
@@ -395,16 +395,4 @@ function isLoopback(url: string | undefined): boolean {
 function describe(name: string, raw: string): string {
   if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD/i.test(name)) return 'a value that is not shown';
   return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
-}
-
-export const DEFAULT_SWEEP_SCHEDULE = '0 */5 * * * *';
-
-/**
- * The sweep's timer binding. The Functions host resolves `%SWEEP_SCHEDULE%` from app settings and
- * has no notion of a default, so the default schedule is used as a literal when the setting is
- * absent. Read at registration (module load), so it must never throw.
- */
-export function sweepScheduleBinding(env: Environment = process.env): string {
-  const setting = 'SWEEP_SCHEDULE';
-  return env[setting]?.trim() ? `%${setting}%` : DEFAULT_SWEEP_SCHEDULE;
 }
