@@ -60,7 +60,9 @@ export class ResultStore {
     const name = ResultStore.blobName(key);
     let buffer: Buffer;
     try {
-      buffer = await this.target.container.getBlockBlobClient(name).downloadToBuffer();
+      // One GET: downloadToBuffer() asks for the properties first, doubling the round trips.
+      const download = await this.target.container.getBlockBlobClient(name).download();
+      buffer = await readAll(download.readableStreamBody);
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;
@@ -86,4 +88,10 @@ export class ResultStore {
 function isAlreadyThere(error: unknown): boolean {
   const status = statusCodeOf(error);
   return status === 409 || status === 412;
+}
+
+async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks);
 }
