@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { AppServices } from '../../../shared/composition.js';
 import { BatchStatusLookup } from '../../../shared/lookup/batch-status-lookup.js';
+import { batchUploadDetailsSchema } from '../../../shared/partner-center/model.js';
 import {
   startSimulatorsForHandlers,
   trackingStorageSettings,
@@ -45,12 +46,15 @@ function batchFinishingAfterOnePoll() {
   });
 }
 
+/** What the sweep would store: the simulator's answer read as the app reads Partner Center's. */
+const asStored = (details: unknown) => batchUploadDetailsSchema.parse(details);
+
 describe('stored terminal results in the lookup', () => {
   it('serves a stored result from storage, then from memory, without asking Partner Center', async () => {
     const batch = batchFinishingAfterOnePoll();
     const key = { customerId: batch.customerId, trackingId: batch.trackingId };
     const finished = sims.partnerCenter.getBatch(batch.customerId, batch.trackingId);
-    await app.resultStore.put(key, { ...finished!, status: 'finished' });
+    await app.resultStore.put(key, asStored({ ...finished!, status: 'finished' }));
 
     const lookup = lookupWith();
     const first = await lookup.lookup(batch.customerId, batch.trackingId);
@@ -99,7 +103,7 @@ describe('stored terminal results in the lookup', () => {
       statuses: ['finished'],
     });
     const key = { customerId: batch.customerId, trackingId: batch.trackingId };
-    await app.resultStore.put(key, sims.partnerCenter.getBatch(batch.customerId, batch.trackingId)!);
+    await app.resultStore.put(key, asStored(sims.partnerCenter.getBatch(batch.customerId, batch.trackingId)));
     const refreshed = await lookupWith().lookup(batch.customerId, batch.trackingId, { refresh: true });
     expect(refreshed.source).toBe('live');
     expect(sims.partnerCenter.counters.total).toBe(1);
