@@ -261,16 +261,7 @@ export class Sweeper {
         lastError: null,
         firstNotFoundAt: null,
       };
-      if (this.isExpired(claim, now)) {
-        await this.giveUp(claim, 'expired', outcome, now, state);
-        return;
-      }
-      await this.reschedule(
-        claim,
-        { ...outcome, nextCheckAt: this.nextCheck(claim, now) },
-        state,
-        'stillPending',
-      );
+      await this.checkAgainLater(claim, outcome, now, state, 'stillPending');
       return;
     }
   }
@@ -285,27 +276,28 @@ export class Sweeper {
         await this.giveUp(claim, 'not_found', outcome, now, state);
         return;
       }
-      if (this.isExpired(claim, now)) {
-        await this.giveUp(claim, 'expired', outcome, now, state);
-        return;
-      }
-      await this.reschedule(
-        claim,
-        { ...outcome, nextCheckAt: this.nextCheck(claim, now) },
-        state,
-        'stillPending',
-      );
+      await this.checkAgainLater(claim, outcome, now, state, 'stillPending');
       return;
     }
     if (!isPartnerCenterError(error)) {
       this.warn('Unexpected error while checking a tracking', claim.key, error);
     }
-    const outcome = { checked: true, lastError };
+    await this.checkAgainLater(claim, { checked: true, lastError }, now, state, 'errors');
+  }
+
+  /** Not done yet: expired when too old, otherwise the next check after a backoff. */
+  private async checkAgainLater(
+    claim: Claim,
+    outcome: Parameters<TrackingStore['giveUp']>[2],
+    now: Date,
+    state: RunState,
+    bucket: 'stillPending' | 'errors',
+  ): Promise<void> {
     if (this.isExpired(claim, now)) {
       await this.giveUp(claim, 'expired', outcome, now, state);
       return;
     }
-    await this.reschedule(claim, { ...outcome, nextCheckAt: this.nextCheck(claim, now) }, state, 'errors');
+    await this.reschedule(claim, { ...outcome, nextCheckAt: this.nextCheck(claim, now) }, state, bucket);
   }
 
   private async storedResult(claim: Claim): Promise<BatchUploadDetails | undefined> {

@@ -490,24 +490,8 @@ export class TrackingStore {
    * Its due-index change is queued: see {@link flushDueIndex}.
    */
   async reschedule(claim: Claim, outcome: CheckOutcome, now: Date): Promise<boolean> {
-    const record: TrackingRecord = withoutUndefined({
-      ...claim.record,
-      nextCheckAt: outcome.nextCheckAt.toISOString(),
-      checks: claim.record.checks + (outcome.checked ? 1 : 0),
-      lastCheckedAt: outcome.checked ? now.toISOString() : claim.record.lastCheckedAt,
-      upstreamStatus: outcome.upstreamStatus ?? claim.record.upstreamStatus,
-      startedTime: normalizeUpstreamTime(outcome.startedTime) ?? claim.record.startedTime,
-      lastError: outcome.lastError === null ? undefined : (outcome.lastError ?? claim.record.lastError),
-    });
-    const firstNotFoundAt =
-      outcome.firstNotFoundAt === null ? undefined : (outcome.firstNotFoundAt ?? claim.firstNotFoundAt);
-    const etag = await this.replace({
-      record,
-      etag: claim.etag,
-      resultBlob: claim.resultBlob,
-      firstNotFoundAt,
-    });
-    if (!etag) return false;
+    const nextCheckAt = outcome.nextCheckAt.toISOString();
+    if (!(await this.writeCheck(claim, outcome, now, { nextCheckAt }))) return false;
     // The claim's entries (at or before the claim time) cover the tracking until the new entry is
     // written, in the same transaction that removes them.
     const nextRowKey = dueRowKey(claim.key, outcome.nextCheckAt.getTime());
@@ -528,10 +512,22 @@ export class TrackingStore {
     outcome: Omit<CheckOutcome, 'nextCheckAt'>,
     now: Date,
   ): Promise<boolean> {
+    const record = await this.writeCheck(claim, outcome, now, { state, nextCheckAt: undefined });
+    if (!record) return false;
+    await this.afterFinal(record, claim.dueRowKeys, { queued: true });
+    return true;
+  }
+
+  /** Records a check's outcome on a claimed record (If-Match); undefined when the claim was lost. */
+  private async writeCheck(
+    claim: Claim,
+    outcome: Omit<CheckOutcome, 'nextCheckAt'>,
+    now: Date,
+    changes: Pick<TrackingRecord, 'nextCheckAt'> & Partial<Pick<TrackingRecord, 'state'>>,
+  ): Promise<TrackingRecord | undefined> {
     const record: TrackingRecord = withoutUndefined({
       ...claim.record,
-      state,
-      nextCheckAt: undefined,
+      ...changes,
       checks: claim.record.checks + (outcome.checked ? 1 : 0),
       lastCheckedAt: outcome.checked ? now.toISOString() : claim.record.lastCheckedAt,
       upstreamStatus: outcome.upstreamStatus ?? claim.record.upstreamStatus,
@@ -546,9 +542,7 @@ export class TrackingStore {
       resultBlob: claim.resultBlob,
       firstNotFoundAt,
     });
-    if (!etag) return false;
-    await this.afterFinal(record, claim.dueRowKeys, { queued: true });
-    return true;
+    return etag ? record : undefined;
   }
 
   /**
