@@ -1,60 +1,43 @@
-import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import pLimit from 'p-limit';
 import type { StorageSettings } from '../config/settings.js';
 import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
-import { ValidationError } from './errors.js';
-import {
-  DEFAULT_LIST_TOP,
-  MAX_LIST_TOP,
-  type TrackingError,
-  type TrackingList,
-  type TrackingRecord,
-  type TrackingState,
-} from './model.js';
+import { DueIndex, dueEntity } from './due-index.js';
+import type { TrackingError, TrackingList, TrackingRecord, TrackingState } from './model.js';
 import { ResultStore } from './result-store.js';
 import { summarizeBatch } from './summary.js';
 import {
-  ALL_PARTITION,
-  customerPartition,
-  DUE_PARTITION,
   type DueEntry,
   dueRowKey,
-  dueUpperBound,
   fromRecordEntity,
-  isListRowKey,
-  listRowKey,
   normalizeUpstreamTime,
-  parseDueRowKey,
   type StoredTracking,
   toRecordEntity,
   trackingTableNames,
   withoutUndefined,
 } from './tracking-entities.js';
+import { type ListTrackingsOptions, listHintEntities, TrackingListing } from './tracking-listing.js';
+import {
+  type StorageObserver,
+  type StorageOperation,
+  type TableObserver,
+  type TableRole,
+  TRANSACTION_SIZE,
+  type TrackingTables,
+} from './tracking-tables.js';
 
 export type { DueEntry } from './tracking-entities.js';
 export { CorruptTrackingError } from './tracking-entities.js';
-
-export interface TrackingTables {
-  trackings: TableClient;
-  due: TableClient;
-  list: TableClient;
-  /** Creates the three tables on first use (shared, once per process). */
-  ensure(): Promise<void>;
-}
-
-export type TableRole = 'trackings' | 'due' | 'list';
-export type StorageOperation = 'query' | 'read' | 'insert' | 'replace' | 'upsert' | 'delete' | 'transaction';
-
-/** One request the store made: which table, what kind, how many entities it sent or got back. */
-export interface StorageEvent {
-  table: TableRole;
-  operation: StorageOperation;
-  entities: number;
-}
-
-export type StorageObserver = (event: StorageEvent) => void;
+export type { ListTrackingsOptions } from './tracking-listing.js';
+export type {
+  StorageEvent,
+  StorageObserver,
+  StorageOperation,
+  TableRole,
+  TrackingTables,
+} from './tracking-tables.js';
 
 export interface TrackingStoreOptions {
   tables: TrackingTables;
@@ -66,13 +49,6 @@ export interface TrackingStoreOptions {
    * writing its index entries and its record), then removed. Default 10 minutes.
    */
   orphanGraceMs?: number;
-}
-
-export interface ListTrackingsOptions {
-  state?: TrackingState;
-  customerId?: string;
-  top?: number;
-  continuationToken?: string;
 }
 
 /** A tracking this sweep owns until `record.nextCheckAt` (the lease end). */
@@ -132,12 +108,10 @@ interface LoadedTracking extends StoredTracking {
 
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
 const MAX_CONFLICT_RETRIES = 5;
-const MAX_LIST_PAGES = 5;
-const MAX_TOKEN_LENGTH = 1024;
-const TRANSACTION_SIZE = 100;
 
 /**
- * Tracking records and their due and listing indexes in Table storage (layout: tracking-entities.ts).
+ * Tracking records and their due and listing indexes in Table storage (layout: tracking-entities.ts;
+ * the indexes: due-index.ts, tracking-listing.ts).
  *
  * The record is the source of truth; index entries are hints, reconciled with the record whenever
  * they are read. Invariant kept by every write order below, so that a crash at any point loses no
@@ -155,16 +129,16 @@ export class TrackingStore {
   private readonly results: ResultStore;
   private readonly observer?: StorageObserver;
   private readonly orphanGraceMs: number;
-  private readonly dueChanges: DueIndexBatch;
+  private readonly due: DueIndex;
+  private readonly listing: TrackingListing;
 
   constructor(options: TrackingStoreOptions) {
     this.tables = options.tables;
     this.results = options.results;
     this.observer = options.observer;
     this.orphanGraceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
-    this.dueChanges = new DueIndexBatch(this.tables.due, (operation, entities) =>
-      this.observe('due', operation, entities),
-    );
+    this.due = new DueIndex(this.tables.due, this.observerOf('due'));
+    this.listing = new TrackingListing(this.tables.list, () => this.tables.ensure(), this.observerOf('list'));
   }
 
   static fromClients(
@@ -220,7 +194,7 @@ export class TrackingStore {
     });
     // Index entries first: a crash before the record leaves only orphan hints, never a record no sweep finds.
     const dueKey = dueRowKey(key, nowMs);
-    await Promise.all([this.putDueEntry(key, dueKey), this.putListHints(key, nowMs, 'pending')]);
+    await Promise.all([this.due.put(key, dueKey), this.listing.putHints(key, nowMs, 'pending')]);
     try {
       await this.tables.trackings.createEntity(toRecordEntity({ record }));
       this.observe('trackings', 'insert', 1);
@@ -239,12 +213,9 @@ export class TrackingStore {
       winner.record.nextCheckAt === undefined ||
       dueRowKey(key, Date.parse(winner.record.nextCheckAt)) !== dueKey
     ) {
-      cleanups.push(this.deleteEntry('due', DUE_PARTITION, dueKey));
+      cleanups.push(this.due.remove(dueKey));
     }
-    if (winnerMs !== nowMs) {
-      cleanups.push(this.deleteEntry('list', ALL_PARTITION, listRowKey(key, nowMs)));
-      cleanups.push(this.deleteEntry('list', customerPartition(key.customerId), listRowKey(key, nowMs)));
-    }
+    if (winnerMs !== nowMs) cleanups.push(this.listing.removeHints(key, nowMs));
     await Promise.all(cleanups);
     return { record: winner.record, created: false };
   }
@@ -257,82 +228,8 @@ export class TrackingStore {
    * Newest registration first. Reads at most a few index pages per call, so a page may hold fewer
    * than `top` items and still carry a continuation token. Throws ValidationError for a bad token.
    */
-  async list(options: ListTrackingsOptions = {}): Promise<TrackingList> {
-    const top = options.top ?? DEFAULT_LIST_TOP;
-    if (!Number.isInteger(top) || top < 1 || top > MAX_LIST_TOP) {
-      throw new ValidationError([
-        { field: 'top', message: `must be a whole number from 1 to ${MAX_LIST_TOP}` },
-      ]);
-    }
-    const cursor = decodeListToken(options.continuationToken);
-    await this.tables.ensure();
-
-    const partition = options.customerId ? customerPartition(options.customerId) : ALL_PARTITION;
-    const clauses = [odata`PartitionKey eq ${partition}`];
-    if (cursor.after) clauses.push(odata`RowKey gt ${cursor.after}`);
-    if (options.state) clauses.push(odata`state eq ${options.state}`);
-    const filter = clauses.join(' and ');
-
-    const hints: { rowKey: string; key: BatchKey }[] = [];
-    let serviceToken = cursor.service;
-    for (let page = 0; page < MAX_LIST_PAGES && hints.length < top; page++) {
-      const pages = this.tables.list
-        .listEntities<{ customerId?: string; trackingId?: string }>({ queryOptions: { filter } })
-        .byPage({ maxPageSize: top - hints.length, continuationToken: serviceToken });
-      let result: Awaited<ReturnType<typeof pages.next>>;
-      try {
-        result = await pages.next();
-      } catch (error) {
-        // A forged service token reaches the service intact; its 400 is the caller's mistake.
-        if (serviceToken && statusCodeOf(error) === 400) {
-          throw new ValidationError([
-            { field: 'continuationToken', message: 'is not a token this service issued' },
-          ]);
-        }
-        throw error;
-      }
-      if (result.done) break;
-      this.observe('list', 'query', result.value.length);
-      for (const entity of result.value) {
-        if (
-          typeof entity.customerId === 'string' &&
-          typeof entity.trackingId === 'string' &&
-          isListRowKey(entity.rowKey ?? '')
-        ) {
-          hints.push({
-            rowKey: entity.rowKey as string,
-            key: { customerId: entity.customerId, trackingId: entity.trackingId },
-          });
-        }
-      }
-      serviceToken = result.value.continuationToken;
-      if (!serviceToken) break;
-    }
-
-    let continuationToken: string | undefined;
-    if (hints.length >= top && serviceToken !== undefined) {
-      continuationToken = encodeListToken({ after: hints[hints.length - 1]?.rowKey });
-    } else if (serviceToken !== undefined) {
-      continuationToken = encodeListToken({ after: cursor.after, service: serviceToken });
-    }
-
-    // The hints only locate records; what is returned is what the records say.
-    const limit = pLimit(16);
-    const loaded = await Promise.all(hints.map((hint) => limit(() => this.load(hint.key))));
-    const items: TrackingRecord[] = [];
-    const repairs: Promise<void>[] = [];
-    for (const stored of loaded) {
-      if (!stored) continue;
-      if (options.state && stored.record.state !== options.state) {
-        repairs.push(
-          this.putListHints(stored.record, Date.parse(stored.record.registeredAt), stored.record.state),
-        );
-        continue;
-      }
-      items.push(stored.record);
-    }
-    await Promise.allSettled(repairs);
-    return continuationToken ? { items, continuationToken } : { items };
+  list(options: ListTrackingsOptions = {}): Promise<TrackingList> {
+    return this.listing.list(options, (key) => this.load(key));
   }
 
   /** Stops tracking: pending becomes cancelled; a final record is returned unchanged. */
@@ -376,32 +273,7 @@ export class TrackingStore {
    */
   async *dueEntries(now: Date, options: { pageSize?: number } = {}): AsyncGenerator<DueEntry[]> {
     await this.tables.ensure();
-    const filter = odata`PartitionKey eq ${DUE_PARTITION} and RowKey lt ${dueUpperBound(now.getTime())}`;
-    const pages = this.tables.due
-      .listEntities({ queryOptions: { filter } })
-      .byPage({ maxPageSize: options.pageSize ?? 100 })
-      [Symbol.asyncIterator]();
-    try {
-      let next = pages.next();
-      for (;;) {
-        const result = await next;
-        if (result.done) return;
-        // Read ahead: the next page is on its way while the sweep works through this one.
-        next = pages.next();
-        next.catch(() => {});
-        const page = result.value;
-        this.observe('due', 'query', page.length);
-        const entries: DueEntry[] = [];
-        for (const entity of page) {
-          const entry = parseDueRowKey(entity.rowKey ?? '');
-          if (entry) entries.push(entry);
-          else if (entity.rowKey) await this.deleteEntry('due', DUE_PARTITION, entity.rowKey);
-        }
-        yield entries;
-      }
-    } finally {
-      await pages.return?.();
-    }
+    yield* this.due.entries(now, options);
   }
 
   /**
@@ -417,24 +289,20 @@ export class TrackingStore {
     const nowMs = now.getTime();
     const current = await this.load(entry.key);
     if (!current) {
-      if (nowMs - entry.dueMs > this.orphanGraceMs)
-        await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+      if (nowMs - entry.dueMs > this.orphanGraceMs) await this.due.remove(entry.rowKey);
       return { claimed: false, reason: 'orphan' };
     }
     const { record } = current;
     if (record.state !== 'pending') {
       // A crash after the record went final may have left its listing hint behind: mend it first.
-      await this.putListHints(record, Date.parse(record.registeredAt), record.state);
-      await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+      await this.listing.putHints(record, Date.parse(record.registeredAt), record.state);
+      await this.due.remove(entry.rowKey);
       return { claimed: false, reason: 'final' };
     }
     const nextMs = record.nextCheckAt === undefined ? nowMs : Date.parse(record.nextCheckAt);
     const recordKey = dueRowKey(entry.key, nextMs);
     if (nextMs > nowMs) {
-      if (recordKey !== entry.rowKey) {
-        await this.putDueEntry(entry.key, recordKey);
-        await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
-      }
+      await this.due.refile(entry.key, entry.rowKey, recordKey);
       return { claimed: false, reason: 'not_due' };
     }
 
@@ -495,7 +363,7 @@ export class TrackingStore {
     // The claim's entries (at or before the claim time) cover the tracking until the new entry is
     // written, in the same transaction that removes them.
     const nextRowKey = dueRowKey(claim.key, outcome.nextCheckAt.getTime());
-    this.dueChanges.add({
+    this.due.queue({
       put: { key: claim.key, rowKey: nextRowKey },
       remove: claim.dueRowKeys.filter((rowKey) => rowKey !== nextRowKey),
     });
@@ -552,15 +420,12 @@ export class TrackingStore {
    * from the records. Rejects when some changes could not be written (with the same consequence).
    */
   flushDueIndex(): Promise<void> {
-    return this.dueChanges.flush();
+    return this.due.flush();
   }
 
   /** Moves a due entry that cannot be processed (corrupt record) to a later time, without losing it. */
   async defer(entry: DueEntry, until: Date): Promise<void> {
-    const rowKey = dueRowKey(entry.key, until.getTime());
-    if (rowKey === entry.rowKey) return;
-    await this.putDueEntry(entry.key, rowKey);
-    await this.deleteEntry('due', DUE_PARTITION, entry.rowKey);
+    await this.due.refile(entry.key, entry.rowKey, dueRowKey(entry.key, until.getTime()));
   }
 
   // ---- bulk -----------------------------------------------------------------------------------
@@ -587,11 +452,9 @@ export class TrackingStore {
       const registeredMs = Date.parse(record.registeredAt);
       if (record.state === 'pending') {
         const dueMs = record.nextCheckAt ? Date.parse(record.nextCheckAt) : registeredMs;
-        add(due, { partitionKey: DUE_PARTITION, rowKey: dueRowKey(key, dueMs), ...key });
+        add(due, dueEntity(key, dueRowKey(key, dueMs)));
       }
-      for (const partitionKey of [ALL_PARTITION, customerPartition(key.customerId)]) {
-        add(list, { partitionKey, rowKey: listRowKey(key, registeredMs), ...key, state: record.state });
-      }
+      for (const hint of listHintEntities(key, registeredMs, record.state)) add(list, hint);
       add(trackings, toRecordEntity({ record }));
     }
     const limit = pLimit(options.concurrency ?? 8);
@@ -670,13 +533,8 @@ export class TrackingStore {
     options: { queued?: boolean } = {},
   ): Promise<void> {
     const key = { customerId: record.customerId, trackingId: record.trackingId };
-    await this.putListHints(key, Date.parse(record.registeredAt), record.state);
-    const unique = [...new Set(dueRowKeys.filter((k): k is string => k !== undefined))];
-    if (options.queued) {
-      if (unique.length > 0) this.dueChanges.add({ remove: unique });
-      return;
-    }
-    await Promise.all(unique.map((rowKey) => this.deleteEntry('due', DUE_PARTITION, rowKey)));
+    await this.listing.putHints(key, Date.parse(record.registeredAt), record.state);
+    await this.due.removeAll(dueRowKeys, options);
   }
 
   private async load(key: BatchKey): Promise<LoadedTracking | undefined> {
@@ -718,34 +576,12 @@ export class TrackingStore {
     }
   }
 
-  private async putDueEntry(key: BatchKey, rowKey: string): Promise<void> {
-    await this.tables.due.upsertEntity(dueEntity(key, rowKey), 'Replace');
-    this.observe('due', 'upsert', 1);
-  }
-
-  private async putListHints(key: BatchKey, registeredMs: number, state: TrackingState): Promise<void> {
-    const rowKey = listRowKey(key, registeredMs);
-    const hint = { customerId: key.customerId, trackingId: key.trackingId, state };
-    await Promise.all(
-      [ALL_PARTITION, customerPartition(key.customerId)].map(async (partitionKey) => {
-        await this.tables.list.upsertEntity({ partitionKey, rowKey, ...hint }, 'Replace');
-        this.observe('list', 'upsert', 1);
-      }),
-    );
-  }
-
-  private async deleteEntry(role: TableRole, partitionKey: string, rowKey: string): Promise<void> {
-    try {
-      await this.tables[role].deleteEntity(partitionKey, rowKey);
-      this.observe(role, 'delete', 1);
-    } catch (error) {
-      if (statusCodeOf(error) !== 404) throw error;
-      this.observe(role, 'delete', 0);
-    }
-  }
-
   private observe(table: TableRole, operation: StorageOperation, entities: number): void {
     this.observer?.({ table, operation, entities });
+  }
+
+  private observerOf(table: TableRole): TableObserver {
+    return (operation, entities) => this.observe(table, operation, entities);
   }
 }
 
@@ -763,154 +599,4 @@ function chunk<T>(items: T[], size: number): T[][] {
   const parts: T[][] = [];
   for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
   return parts;
-}
-
-interface ListCursor {
-  /** Exclusive: continue after this listing row key. */
-  after?: string;
-  /** The table service's own continuation, when a page stopped inside a filtered scan. */
-  service?: string;
-}
-
-function encodeListToken(cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify({ v: 1, a: cursor.after, s: cursor.service }), 'utf8').toString(
-    'base64url',
-  );
-}
-
-/** Opaque to callers; anything this service did not issue is a 400, never a 500. */
-function decodeListToken(token: string | undefined): ListCursor {
-  if (token === undefined || token === '') return {};
-  const invalid = () =>
-    new ValidationError([{ field: 'continuationToken', message: 'is not a token this service issued' }]);
-  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (typeof parsed !== 'object' || parsed === null || (parsed as { v?: unknown }).v !== 1) throw invalid();
-  const { a, s } = parsed as { a?: unknown; s?: unknown };
-  if (a !== undefined && (typeof a !== 'string' || !isListRowKey(a))) throw invalid();
-  if (s !== undefined && (typeof s !== 'string' || !isServiceToken(s))) throw invalid();
-  return { after: a as string | undefined, service: s as string | undefined };
-}
-
-/** The SDK's continuation token: base64 JSON with the service's next partition/row keys. */
-function isServiceToken(value: string): boolean {
-  if (value.length > 512 || !/^[A-Za-z0-9+/=]+$/.test(value)) return false;
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
-    if (typeof decoded !== 'object' || decoded === null) return false;
-    const { nextPartitionKey, nextRowKey } = decoded as { nextPartitionKey?: unknown; nextRowKey?: unknown };
-    return (
-      typeof nextPartitionKey === 'string' && (nextRowKey === undefined || typeof nextRowKey === 'string')
-    );
-  } catch {
-    return false;
-  }
-}
-
-/** One due-index change, applied atomically: the new entry (if any) with the removal of the old ones. */
-interface DueChange {
-  put?: { key: BatchKey; rowKey: string };
-  remove: string[];
-}
-
-/**
- * The sweep's due-index changes, sent as entity group transactions: the index is one partition, so
- * up to 100 entity operations go in one request instead of one request each. A change is never split
- * between transactions, so the entry that covers a tracking goes only with the one that replaces it.
- * A transaction that fails (an entry someone else already removed) is redone change by change, the
- * new entry before the removals, missing entries ignored.
- */
-class DueIndexBatch {
-  private pending: DueChange[] = [];
-  private pendingRowKeys = new Set<string>();
-  private pendingOperations = 0;
-  private readonly sending = new Set<Promise<void>>();
-  private failures: unknown[] = [];
-
-  constructor(
-    private readonly table: TableClient,
-    private readonly observe: (operation: StorageOperation, entities: number) => void,
-  ) {}
-
-  add(change: DueChange): void {
-    const rowKeys = [...(change.put ? [change.put.rowKey] : []), ...change.remove];
-    if (rowKeys.length === 0) return;
-    // A transaction may touch an entity once, and holds at most TRANSACTION_SIZE operations.
-    if (
-      this.pendingOperations + rowKeys.length > TRANSACTION_SIZE ||
-      rowKeys.some((rowKey) => this.pendingRowKeys.has(rowKey))
-    ) {
-      this.send();
-    }
-    this.pending.push(change);
-    for (const rowKey of rowKeys) this.pendingRowKeys.add(rowKey);
-    this.pendingOperations += rowKeys.length;
-    if (this.pendingOperations >= TRANSACTION_SIZE) this.send();
-  }
-
-  async flush(): Promise<void> {
-    this.send();
-    while (this.sending.size > 0) await Promise.all(this.sending);
-    const failures = this.failures;
-    this.failures = [];
-    if (failures.length > 0) {
-      throw new AggregateError(failures, `${failures.length} due-index update(s) could not be written`);
-    }
-  }
-
-  private send(): void {
-    if (this.pending.length === 0) return;
-    const changes = this.pending;
-    this.pending = [];
-    this.pendingRowKeys = new Set();
-    this.pendingOperations = 0;
-    const sent = this.write(changes).finally(() => this.sending.delete(sent));
-    this.sending.add(sent);
-  }
-
-  private async write(changes: DueChange[]): Promise<void> {
-    const actions: TransactionAction[] = [];
-    for (const change of changes) {
-      if (change.put) actions.push(['upsert', dueEntity(change.put.key, change.put.rowKey), 'Replace']);
-      for (const rowKey of change.remove) actions.push(['delete', { partitionKey: DUE_PARTITION, rowKey }]);
-    }
-    try {
-      await this.table.submitTransaction(actions);
-      this.observe('transaction', actions.length);
-      return;
-    } catch {
-      this.observe('transaction', 0);
-    }
-    const limit = pLimit(8);
-    await Promise.all(changes.map((change) => limit(() => this.writeOne(change))));
-  }
-
-  private async writeOne(change: DueChange): Promise<void> {
-    try {
-      if (change.put) {
-        await this.table.upsertEntity(dueEntity(change.put.key, change.put.rowKey), 'Replace');
-        this.observe('upsert', 1);
-      }
-      for (const rowKey of change.remove) {
-        try {
-          await this.table.deleteEntity(DUE_PARTITION, rowKey);
-          this.observe('delete', 1);
-        } catch (error) {
-          if (statusCodeOf(error) !== 404) throw error;
-          this.observe('delete', 0);
-        }
-      }
-    } catch (error) {
-      this.failures.push(error);
-    }
-  }
-}
-
-function dueEntity(key: BatchKey, rowKey: string): TableEntity {
-  return { partitionKey: DUE_PARTITION, rowKey, customerId: key.customerId, trackingId: key.trackingId };
 }
