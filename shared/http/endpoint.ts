@@ -56,13 +56,16 @@ export interface EndpointOptions {
 /** What an endpoint asks of telemetry. */
 export interface EndpointTelemetry {
   runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T>;
-  requestFailed(failure: {
-    functionName?: string;
-    status: number;
-    problemType: string;
-    upstreamStatus?: number;
-    upstreamCode?: string;
-  }): void;
+  requestFailed(failure: RequestFailure): void;
+}
+
+/** A request answered with a problem, as telemetry counts it. */
+export interface RequestFailure {
+  functionName?: string;
+  status: number;
+  problemType: string;
+  upstreamStatus?: number;
+  upstreamCode?: string;
 }
 
 const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];

@@ -1,3 +1,4 @@
+import type { RequestFailure } from '../http/endpoint.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
 import type { SweepReport } from '../trackings/sweep.js';
@@ -120,13 +121,7 @@ export class TelemetryReporter {
   }
 
   /** An HTTP call answered with a problem: counts by problem type and upstream code, for alerts. */
-  requestFailed(failure: {
-    functionName?: string;
-    status: number;
-    problemType: string;
-    upstreamStatus?: number;
-    upstreamCode?: string;
-  }): void {
+  requestFailed(failure: RequestFailure): void {
     this.telemetry.trackEvent(TelemetryNames.events.requestFailed, {
       functionName: failure.functionName,
       status: String(failure.status),
