@@ -83,22 +83,12 @@ export class AppServices {
    */
   get appUserCredential(): AppUserCredential {
     return this.once('appUserCredential', () => {
-      const { partnerCenter, credential } = this.settings;
-      if (!credential.keyVaultUrl) {
-        throw new SettingsError([
-          'KEY_VAULT_URL is not set: PARTNER_CENTER_AUTH_MODE=app_user keeps the refresh token in Key Vault and writes each rotated one back there',
-        ]);
-      }
-      const appCredential = this.appCredential;
+      const { refreshTokens, endpoint, scope } = this.secureApplicationModel;
       return new AppUserCredential({
-        appMaterial: appCredential,
-        refreshTokens: new KeyVaultRefreshTokenStore(this.secretClient, credential.refreshTokenSecretName),
-        endpoint: new EntraTokenEndpoint({
-          tenantId: partnerCenter.tenantId!,
-          clientId: partnerCenter.clientId!,
-          authorityHost: credential.authorityHost,
-        }),
-        scope: userImpersonationScopes(partnerCenter.scope),
+        appMaterial: this.appCredential,
+        refreshTokens,
+        endpoint,
+        scope,
         onEvent: (event) => {
           this.telemetryReporter.refreshTokenEvent(event);
           // Outside any invocation: the host's own log. Never the token, only what happened.
@@ -106,6 +96,33 @@ export class AppServices {
             console.warn(`App+User credential: ${event.kind}: ${event.reason}`);
         },
       });
+    });
+  }
+
+  /** The refresh token's vault secret, the tenant's token endpoint and the scopes: shared with `npm run consent`. */
+  get secureApplicationModel(): {
+    refreshTokens: KeyVaultRefreshTokenStore;
+    endpoint: EntraTokenEndpoint;
+    scope: string;
+  } {
+    return this.once('secureApplicationModel', () => {
+      const { partnerCenter, credential } = this.settings;
+      if (!credential.keyVaultUrl) {
+        throw new SettingsError([
+          'KEY_VAULT_URL is not set: PARTNER_CENTER_AUTH_MODE=app_user keeps the refresh token in Key Vault and writes each rotated one back there',
+        ]);
+      }
+      // Validates the tenant and client ids (and builds nothing that touches the network).
+      void this.appCredential;
+      return {
+        refreshTokens: new KeyVaultRefreshTokenStore(this.secretClient, credential.refreshTokenSecretName),
+        endpoint: new EntraTokenEndpoint({
+          tenantId: partnerCenter.tenantId!,
+          clientId: partnerCenter.clientId!,
+          authorityHost: credential.authorityHost,
+        }),
+        scope: userImpersonationScopes(partnerCenter.scope),
+      };
     });
   }
 

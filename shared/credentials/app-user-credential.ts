@@ -49,6 +49,9 @@ interface Refusal {
   error: CredentialError;
 }
 
+/** Newer vault tokens tried after an `invalid_grant` before giving up (a bound, not an expected count). */
+const MAX_TOKENS_TRIED_AFTER_REFUSAL = 4;
+
 /** Entra's answers that only an admin's new sign-in can fix. */
 const CONSENT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required']);
 
@@ -62,7 +65,8 @@ const CONSENT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consen
  * - A write that fails is retried, reported, and retried again on the next exchange; meanwhile the
  *   app keeps working on the token it holds (the old one may already be revoked).
  * - `invalid_grant`: another instance may have rotated the token. The vault is read again (once
- *   more after `rotationGraceMs` if it still holds the refused token); a newer token is used, else
+ *   more after `rotationGraceMs` if it still holds the refused token); a newer token is used (and
+ *   the next newer one, should that too be rotated away meanwhile), else
  *   the answer is `CredentialError` with stage `consent` — and, until the vault changes, every
  *   caller gets it at once, without asking Entra again (no retry storm).
  */
@@ -130,24 +134,36 @@ export class AppUserCredential implements TokenCredential {
     }
   }
 
-  /** `invalid_grant` for `refused`: a newer token in the vault is tried once; otherwise consent is required. */
+  /**
+   * `invalid_grant` for `refused`: the vault is read again and a newer token tried, as long as the
+   * vault keeps showing newer ones (instances rotating at the same moment each move it forward);
+   * when it still holds the refused token, once more after the grace. Then consent is required.
+   */
   private async afterRefusedGrant(
     refused: StoredRefreshToken,
     error: TokenEndpointError,
   ): Promise<AccessToken> {
-    let latest = await this.readVault();
-    if (latest?.value === refused.value) {
-      await delay(this.options.rotationGraceMs ?? 1500);
-      latest = await this.readVault();
+    let lastRefused = refused;
+    let lastError = error;
+    let waited = false;
+    for (let attempt = 0; attempt < MAX_TOKENS_TRIED_AFTER_REFUSAL; attempt++) {
+      let latest = await this.readVault();
+      if (latest?.value === lastRefused.value && !waited) {
+        waited = true;
+        await delay(this.options.rotationGraceMs ?? 1500);
+        latest = await this.readVault();
+      }
+      if (!latest || latest.value === lastRefused.value) break;
+      this.held = latest;
+      try {
+        return await this.redeem(latest);
+      } catch (next) {
+        if (!isConsentError(next)) throw this.tokenFailure(next);
+        lastRefused = latest;
+        lastError = next;
+      }
     }
-    if (!latest || latest.value === refused.value) throw this.refuse(refused.value, describeRefusal(error));
-    this.held = latest;
-    try {
-      return await this.redeem(latest);
-    } catch (second) {
-      if (!isConsentError(second)) throw this.tokenFailure(second);
-      throw this.refuse(latest.value, describeRefusal(second));
-    }
+    throw this.refuse(lastRefused.value, describeRefusal(lastError));
   }
 
   private async redeem(token: StoredRefreshToken): Promise<AccessToken> {
