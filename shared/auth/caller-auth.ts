@@ -1,7 +1,6 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type CallerAuthSettings, SettingsError } from '../config/settings.js';
-import { RequestError } from '../http/endpoint.js';
-import { CallerAuthUnavailableError } from './errors.js';
+import { CallerAuthError, CallerAuthUnavailableError } from './errors.js';
 
 /**
  * Optional Microsoft Entra ID bearer-token check for internal tools, on top of function keys.
@@ -39,18 +38,6 @@ export interface CallerAuthenticatorOptions {
   keySetCooldownMs?: number;
   /** After a failed key-set fetch, requests fail fast (503) for this long. Default 5 s. */
   keySetRetryAfterMs?: number;
-}
-
-/** A 401 or 403 from caller authentication; `wwwAuthenticate` is the RFC 6750 challenge for the response. */
-export class CallerAuthError extends RequestError {
-  constructor(
-    kind: 'unauthorized' | 'forbidden',
-    detail: string,
-    /** Value for the `WWW-Authenticate` response header. */
-    readonly wwwAuthenticate: string,
-  ) {
-    super(kind, detail);
-  }
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

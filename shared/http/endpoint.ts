@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { CallerAuthUnavailableError, callerAuthHeaders } from '../auth/errors.js';
+import { CallerAuthError, CallerAuthUnavailableError } from '../auth/errors.js';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
 import { StorageConfigurationError } from '../storage/clients.js';
 import type { InvocationScope, InvocationTraceContext } from '../telemetry/invocation-scope.js';
+import type { RequestFailure } from '../telemetry/reporter.js';
 import { TrackingNotFoundError, ValidationError } from '../trackings/errors.js';
 import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
 
@@ -57,15 +58,6 @@ export interface EndpointOptions {
 export interface EndpointTelemetry {
   runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T>;
   requestFailed(failure: RequestFailure): void;
-}
-
-/** A request answered with a problem, as telemetry counts it. */
-export interface RequestFailure {
-  functionName?: string;
-  status: number;
-  problemType: string;
-  upstreamStatus?: number;
-  upstreamCode?: string;
 }
 
 const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];
@@ -127,8 +119,9 @@ export async function runHttpEndpoint(
 }
 
 export function problemFor(error: unknown, correlationId: string): Problem {
-  if (error instanceof RequestError) {
-    return problem(error.kind, { detail: error.message, correlationId, errors: error.errors });
+  if (error instanceof RequestError || error instanceof CallerAuthError) {
+    const errors = error instanceof RequestError ? error.errors : [];
+    return problem(error.kind, { detail: error.message, correlationId, errors });
   }
   if (error instanceof ValidationError) {
     const errors = error.problems.map((p) => `${p.field}: ${p.message}`);
@@ -208,6 +201,18 @@ function upstreamProblem(error: PartnerCenterError, correlationId: string): Prob
 
 function retryAfterSeconds(error: PartnerCenterError): number {
   return Math.max(1, Math.ceil((error.retryAfterMs ?? 30_000) / 1000));
+}
+
+/**
+ * Response headers for a caller-authentication failure: `WWW-Authenticate` for a 401/403,
+ * `Retry-After` for an unavailable key set, else none.
+ */
+export function callerAuthHeaders(error: unknown): Record<string, string> {
+  if (error instanceof CallerAuthUnavailableError) {
+    return { 'Retry-After': String(error.retryAfterSeconds) };
+  }
+  if (error instanceof CallerAuthError) return { 'WWW-Authenticate': error.wwwAuthenticate };
+  return {};
 }
 
 function retryAfterHeader(error: unknown): Record<string, string> {

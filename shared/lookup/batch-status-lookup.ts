@@ -1,12 +1,11 @@
-import { RequestError } from '../http/endpoint.js';
-import type { HttpResult } from '../http/problem.js';
 import {
   type BatchKey,
   type BatchStatusReader,
   type BatchUploadDetails,
-  isGuid,
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
+import { ValidationError } from '../trackings/errors.js';
+import { parseBatchKey } from '../trackings/tracking-reference.js';
 
 /** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
 export type ResultSource = 'live' | 'storage' | 'memory';
@@ -82,7 +81,10 @@ export class BatchStatusLookup {
   }
 
   async lookup(customerId: string | undefined, trackingId: string | undefined, options: LookupOptions = {}) {
-    const key = parseBatchKey(customerId, trackingId);
+    // Both ids must be GUIDs: anything else is a 400 that costs nothing upstream.
+    const parsed = parseBatchKey(customerId, trackingId);
+    if (!parsed.ok) throw new ValidationError(parsed.problems);
+    const key = parsed.value;
     if (!options.refresh) {
       const remembered = this.remembered(key);
       if (remembered) return { details: remembered, source: 'memory', terminal: true } satisfies LookupResult;
@@ -164,31 +166,6 @@ export class BatchStatusLookup {
       if (oldest !== undefined) this.memory.delete(oldest);
     }
   }
-}
-
-/** Both ids must be GUIDs: anything else is a 400 that costs nothing upstream. */
-export function parseBatchKey(customerId: string | undefined, trackingId: string | undefined): BatchKey {
-  const errors: string[] = [];
-  if (!customerId || !isGuid(customerId)) errors.push('customerId must be a GUID (the customer tenant id)');
-  if (!trackingId || !isGuid(trackingId))
-    errors.push("trackingId must be a GUID (from the upload's Location header)");
-  if (errors.length > 0) throw new RequestError('invalidRequest', errors.join('; '), errors);
-  return { customerId: customerId!.toLowerCase(), trackingId: trackingId!.toLowerCase() };
-}
-
-/** The HTTP answer for a lookup: the upstream body unchanged, plus where it came from. */
-export function lookupResponse(result: LookupResult): HttpResult {
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'X-Result-Source': result.source,
-    // Terminal answers never change; anything else may change on the next poll.
-    'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
-  };
-  if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
-  if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
-  return result.rawBody
-    ? { status: 200, headers, body: result.rawBody }
-    : { status: 200, headers, jsonBody: result.details };
 }
 
 function memoryKey(key: BatchKey): string {

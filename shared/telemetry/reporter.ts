@@ -1,4 +1,3 @@
-import type { RequestFailure } from '../http/endpoint.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
 import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
@@ -29,6 +28,15 @@ export interface DueBacklog {
   capped: boolean;
   /** How long the longest-waiting due tracking has been due; 0 when none is. */
   oldestPendingAgeSeconds: number;
+}
+
+/** A request answered with a problem, as telemetry counts it. */
+export interface RequestFailure {
+  functionName?: string;
+  status: number;
+  problemType: string;
+  upstreamStatus?: number;
+  upstreamCode?: string;
 }
 
 /** A tracking that reached a final outcome, as far as telemetry needs to know it. */
