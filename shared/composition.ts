@@ -10,11 +10,13 @@ import {
   KeyVaultCredentialSource,
   StaticCredentialSource,
 } from './credentials/app-credential.js';
+import { describeError } from './diagnostics/describe-error.js';
 import { DeepHealthCheck, probeTrackingStorage } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
+import { currentInvocation } from './telemetry/invocation-scope.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -102,6 +104,13 @@ export class AppServices {
           recordTerminal: async (key, details) => {
             await stored.trackingRepository.recordTerminal(key, details, new Date());
           },
+        },
+        onWriteThroughFailure: (failure) => {
+          const { key, correlationId, error } = failure;
+          currentInvocation()?.log?.warn(
+            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+          );
+          this.telemetryReporter.writeThroughFailed(failure);
         },
       });
     });

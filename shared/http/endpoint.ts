@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { isRestError } from '@azure/core-rest-pipeline';
 import { CallerAuthError, CallerAuthUnavailableError } from '../auth/errors.js';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
+import { describeError } from '../diagnostics/describe-error.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
 import { StorageConfigurationError } from '../storage/clients.js';
@@ -225,24 +227,18 @@ function retryAfterHeader(error: unknown): Record<string, string> {
 
 /** Storage SDK failures without an HTTP answer, or 5xx from the service. */
 function isStorageFailure(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; statusCode?: number; request?: { url?: string } };
-  if (e?.name !== 'RestError') return false;
-  return e.statusCode === undefined || e.statusCode >= 500;
+  if (!isRestError(error)) return false;
+  return error.statusCode === undefined || error.statusCode >= 500;
 }
 
 function logFailure(log: EndpointLog, answer: Problem, error: unknown): void {
   const summary = `${answer.status} ${answer.type} correlationId=${answer.correlationId}`;
   if (answer.status >= 500 && answer.type === '/problems/internal') {
     // Name and message only: SDK errors can carry request objects with headers.
-    log.error(`${summary}: ${errorSummary(error)}`);
+    log.error(`${summary}: ${describeError(error)}`);
   } else if (answer.status >= 500) {
     log.warn(`${summary}: ${answer.detail}`);
   } else {
     log.log(summary);
   }
-}
-
-export function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
-  return String(error).slice(0, 500);
 }

@@ -51,11 +51,19 @@ export interface BatchStatusLookupOptions {
   liveHintEntries?: number;
   /** Epoch ms; tests control it. */
   now?: () => number;
-  onWriteThroughFailure?: (error: unknown) => void;
+  /** A terminal live answer could not be stored; the caller still gets it (see docs/design.md). */
+  onWriteThroughFailure?: (failure: WriteThroughFailure) => void;
+}
+
+export interface WriteThroughFailure {
+  key: BatchKey;
+  /** The lookup's correlation id, as the caller and Partner Center saw it. */
+  correlationId?: string;
+  error: unknown;
 }
 
 /**
- * The live lookup of DESIGN.md: terminal results are immutable, so once known they are served
+ * The live lookup (docs/design.md, "A lookup"): terminal results are immutable, so once known they are served
  * from memory or storage without asking Partner Center again, unless the caller asks to refresh.
  */
 export class BatchStatusLookup {
@@ -103,7 +111,7 @@ export class BatchStatusLookup {
     if (terminal) {
       this.liveHints.delete(memoryKey(key));
       this.remember(key, live.details);
-      await this.writeThrough(key, live.details);
+      await this.writeThrough(key, live.details, options.correlationId);
     } else {
       this.hintLive(key);
     }
@@ -116,13 +124,17 @@ export class BatchStatusLookup {
     } satisfies LookupResult;
   }
 
-  private async writeThrough(key: BatchKey, details: BatchUploadDetails): Promise<void> {
+  private async writeThrough(
+    key: BatchKey,
+    details: BatchUploadDetails,
+    correlationId?: string,
+  ): Promise<void> {
     if (!this.options.writeThrough) return;
     try {
       await this.options.writeThrough.recordTerminal(key, details);
     } catch (error) {
       // The caller still gets the live answer; the sweep will store the result on its next pass.
-      this.options.onWriteThroughFailure?.(error);
+      this.options.onWriteThroughFailure?.({ key, correlationId, error });
     }
   }
 

@@ -1,4 +1,5 @@
 import type { UpstreamCallInfo } from '../partner-center/client.js';
+import type { BatchKey } from '../partner-center/model.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
 import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
 import type { SweepReport } from '../trackings/sweep.js';
@@ -11,6 +12,7 @@ export const TelemetryNames = {
     trackingCompleted: 'TrackingCompleted',
     sweepCompleted: 'SweepCompleted',
     requestFailed: 'RequestFailed',
+    writeThroughFailed: 'WriteThroughFailed',
   },
   metrics: {
     upstreamLatency: 'UpstreamLatencyMs',
@@ -138,6 +140,19 @@ export class TelemetryReporter {
     if (info.status === 429 || info.failure === 'throttled') {
       this.telemetry.trackMetric(TelemetryNames.metrics.upstreamThrottled, 1, dimensions);
     }
+  }
+
+  /**
+   * A live lookup's terminal answer could not be written through to tracking storage: the caller
+   * got its answer, the sweep stores the result on its next pass. Counted, with the error's name only.
+   */
+  writeThroughFailed(failure: { key: BatchKey; correlationId?: string; error: unknown }): void {
+    this.telemetry.trackEvent(TelemetryNames.events.writeThroughFailed, {
+      customerId: failure.key.customerId,
+      trackingId: failure.key.trackingId,
+      correlationId: failure.correlationId,
+      error: failure.error instanceof Error ? failure.error.name : 'unknown',
+    });
   }
 
   /** An HTTP call answered with a problem: counts by problem type and upstream code, for alerts. */
