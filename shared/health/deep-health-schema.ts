@@ -27,6 +27,11 @@ const reportFields = {
       storage: componentHealthSchema.describe('Tracking storage: a one-entity query on the due index table'),
       keyVault: componentHealthSchema.describe('The app credential, read again when older than 30 s'),
       partnerCenterToken: componentHealthSchema.describe('An Entra ID token for Partner Center'),
+      notifications: componentHealthSchema
+        .optional()
+        .describe(
+          'Completion webhooks: the delivery queue answers; `detail` gives the poison queue length (given-up deliveries)',
+        ),
     })
     .describe('Each check is limited to 3 s'),
 };

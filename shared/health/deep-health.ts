@@ -27,7 +27,9 @@ export interface DeepHealthReport {
  * One component check: resolves when the component works, with `'not_configured'` when this
  * deployment does not use it (then it counts as healthy); rejects otherwise.
  */
-export type HealthProbe = (abortSignal: AbortSignal) => Promise<'healthy' | 'not_configured'>;
+export type HealthProbe = (
+  abortSignal: AbortSignal,
+) => Promise<'healthy' | 'not_configured' | { status: 'healthy'; detail: string }>;
 
 export interface DeepHealthOptions {
   /** Each check's time limit. Default 3 s. */
@@ -83,7 +85,8 @@ export class DeepHealthCheck {
     });
     try {
       const outcome = await Promise.race([probe(abort.signal), timedOut]);
-      return { status: outcome, latencyMs: elapsed(started) };
+      if (typeof outcome === 'string') return { status: outcome, latencyMs: elapsed(started) };
+      return { status: outcome.status, latencyMs: elapsed(started), detail: outcome.detail };
     } catch (error) {
       return { status: 'unhealthy', latencyMs: elapsed(started), detail: describeFailure(error) };
     } finally {

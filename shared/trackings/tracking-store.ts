@@ -1,11 +1,18 @@
 import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import pLimit from 'p-limit';
 import type { StorageSettings } from '../config/settings.js';
+import { markQueued } from '../notifications/notification-state.js';
 import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
 import { DueIndex, dueEntity } from './due-index.js';
-import type { TrackingError, TrackingList, TrackingRecord, TrackingState } from './model.js';
+import type {
+  NotificationStatus,
+  TrackingError,
+  TrackingList,
+  TrackingRecord,
+  TrackingState,
+} from './model.js';
 import { ResultStore } from './result-store.js';
 import { summarizeBatch } from './summary.js';
 import {
@@ -49,6 +56,22 @@ export interface TrackingStoreOptions {
    * writing its index entries and its record), then removed. Default 10 minutes.
    */
   orphanGraceMs?: number;
+  /** Creates and queues completion events (webhooks); none when absent. */
+  notifier?: CompletionNotifier;
+}
+
+/**
+ * The completion-event hook of every terminal transition (sweep or live lookup). The event is
+ * recorded in the same ETag write as the final state; its deliveries are queued after that write,
+ * then `queuedAt` is set; the due entries that keep the tracking visible to the sweep go only
+ * after that, so a crash in between leaves a sweep to queue it (and nothing is sent twice with
+ * different ids).
+ */
+export interface CompletionNotifier {
+  /** The record about to become final, with its completion event when it has receivers. */
+  attach(record: TrackingRecord, now: Date): TrackingRecord;
+  /** Queues the deliveries of the record's event: when it did, or undefined (never a throw) when that failed. */
+  enqueue(record: TrackingRecord): Promise<Date | undefined>;
 }
 
 /** A tracking this sweep owns until `record.nextCheckAt` (the lease end). */
@@ -131,8 +154,10 @@ export class TrackingStore {
   private readonly orphanGraceMs: number;
   private readonly due: DueIndex;
   private readonly listing: TrackingListing;
+  private readonly notifier?: CompletionNotifier;
 
   constructor(options: TrackingStoreOptions) {
+    this.notifier = options.notifier;
     this.tables = options.tables;
     this.results = options.results;
     this.observer = options.observer;
@@ -144,7 +169,12 @@ export class TrackingStore {
   static fromClients(
     clients: StorageClients,
     settings: Pick<StorageSettings, 'tablePrefix' | 'resultContainer'>,
-    options: { results?: ResultStore; observer?: StorageObserver; orphanGraceMs?: number } = {},
+    options: {
+      results?: ResultStore;
+      observer?: StorageObserver;
+      orphanGraceMs?: number;
+      notifier?: CompletionNotifier;
+    } = {},
   ): TrackingStore {
     const names = trackingTableNames(settings.tablePrefix);
     const tables: TrackingTables = {
@@ -164,6 +194,7 @@ export class TrackingStore {
       results: options.results ?? ResultStore.fromClients(clients, settings.resultContainer),
       observer: options.observer,
       orphanGraceMs: options.orphanGraceMs,
+      notifier: options.notifier,
     });
   }
 
@@ -175,7 +206,7 @@ export class TrackingStore {
    */
   async register(
     key: BatchKey,
-    input: { label?: string },
+    input: { label?: string; notification?: NotificationStatus },
     now: Date,
   ): Promise<{ record: TrackingRecord; created: boolean }> {
     await this.tables.ensure();
@@ -191,6 +222,7 @@ export class TrackingStore {
       registeredAt: now.toISOString(),
       nextCheckAt: now.toISOString(),
       checks: 0,
+      notification: input.notification,
     });
     // Index entries first: a crash before the record leaves only orphan hints, never a record no sweep finds.
     const dueKey = dueRowKey(key, nowMs);
@@ -222,6 +254,28 @@ export class TrackingStore {
 
   async get(key: BatchKey): Promise<TrackingRecord | undefined> {
     return (await this.load(key))?.record;
+  }
+
+  /**
+   * Read-modify-write of a record's `notification` (If-Match, retried on conflicts): subscriptions
+   * and delivery outcomes. `change` returns undefined to leave the record as it is. Resolves with
+   * the record as it stands afterwards (undefined when there is none).
+   */
+  async updateNotification(
+    key: BatchKey,
+    change: (record: TrackingRecord) => NotificationStatus | undefined,
+  ): Promise<TrackingRecord | undefined> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES * 2; attempt++) {
+      const current = await this.load(key);
+      if (!current) return undefined;
+      const notification = change(current.record);
+      if (notification === undefined) return current.record;
+      const record: TrackingRecord = { ...current.record, notification };
+      if (await this.replace({ ...current, record }, current.claimedAt)) return record;
+    }
+    throw new Error(
+      `Tracking ${key.customerId}/${key.trackingId} kept changing while its notification was updated`,
+    );
   }
 
   /**
@@ -294,9 +348,10 @@ export class TrackingStore {
     }
     const { record } = current;
     if (record.state !== 'pending') {
-      // A crash after the record went final may have left its listing hint behind: mend it first.
+      // A crash after the record went final may have left its listing hint, or the queueing of its
+      // completion event, undone: mend both first (the entry stays until the event is queued).
       await this.listing.putHints(record, Date.parse(record.registeredAt), record.state);
-      await this.due.remove(entry.rowKey);
+      if (await this.announce(record)) await this.due.remove(entry.rowKey);
       return { claimed: false, reason: 'final' };
     }
     const nextMs = record.nextCheckAt === undefined ? nowMs : Date.parse(record.nextCheckAt);
@@ -393,7 +448,7 @@ export class TrackingStore {
     now: Date,
     changes: Pick<TrackingRecord, 'nextCheckAt'> & Partial<Pick<TrackingRecord, 'state'>>,
   ): Promise<TrackingRecord | undefined> {
-    const record: TrackingRecord = withoutUndefined({
+    const checked: TrackingRecord = withoutUndefined({
       ...claim.record,
       ...changes,
       checks: claim.record.checks + (outcome.checked ? 1 : 0),
@@ -402,6 +457,7 @@ export class TrackingStore {
       startedTime: normalizeUpstreamTime(outcome.startedTime) ?? claim.record.startedTime,
       lastError: outcome.lastError === null ? undefined : (outcome.lastError ?? claim.record.lastError),
     });
+    const record = changes.state ? this.withEvent(checked, now) : checked;
     const firstNotFoundAt =
       outcome.firstNotFoundAt === null ? undefined : (outcome.firstNotFoundAt ?? claim.firstNotFoundAt);
     const etag = await this.replace({
@@ -496,18 +552,21 @@ export class TrackingStore {
       }
       // The full result first: a record never points at a result that is not there.
       resultBlob ??= await this.results.put(key, details);
-      const record: TrackingRecord = withoutUndefined({
-        ...current.record,
-        state: details.status,
-        upstreamStatus: details.status,
-        nextCheckAt: undefined,
-        lastCheckedAt: now.toISOString(),
-        checks: current.record.checks + (options.checked ? 1 : 0),
-        startedTime: normalizeUpstreamTime(details.startedTime) ?? current.record.startedTime,
-        completedTime: normalizeUpstreamTime(details.completedTime),
-        lastError: undefined,
-        summary: summarizeBatch(details),
-      });
+      const record: TrackingRecord = this.withEvent(
+        withoutUndefined({
+          ...current.record,
+          state: details.status,
+          upstreamStatus: details.status,
+          nextCheckAt: undefined,
+          lastCheckedAt: now.toISOString(),
+          checks: current.record.checks + (options.checked ? 1 : 0),
+          startedTime: normalizeUpstreamTime(details.startedTime) ?? current.record.startedTime,
+          completedTime: normalizeUpstreamTime(details.completedTime),
+          lastError: undefined,
+          summary: summarizeBatch(details),
+        }),
+        now,
+      );
       const etag = await this.replace({ record, etag: current.etag, resultBlob, firstNotFoundAt: undefined });
       if (etag) {
         // A claimed record's own next check is its lease end, where no entry was written: only a
@@ -534,7 +593,38 @@ export class TrackingStore {
   ): Promise<void> {
     const key = { customerId: record.customerId, trackingId: record.trackingId };
     await this.listing.putHints(key, Date.parse(record.registeredAt), record.state);
+    // Not queued: the due entries keep the tracking visible, so a later sweep queues it.
+    if (!(await this.announce(record))) return;
     await this.due.removeAll(dueRowKeys, options);
+  }
+
+  private withEvent(record: TrackingRecord, now: Date): TrackingRecord {
+    return this.notifier ? this.notifier.attach(record, now) : record;
+  }
+
+  /**
+   * Queues the deliveries of a final record's event unless that was done, then marks it queued.
+   * True when nothing is left to queue. A failure to mark only means a later sweep queues again
+   * (the same event id: a receiver sees a repeat, never a second event).
+   */
+  private async announce(record: TrackingRecord): Promise<boolean> {
+    const notification = record.notification;
+    if (!this.notifier || notification?.eventId === undefined || notification.queuedAt !== undefined) {
+      return true;
+    }
+    const queuedAt = await this.notifier.enqueue(record);
+    if (!queuedAt) return false;
+    const eventId = notification.eventId;
+    try {
+      await this.updateNotification(record, (current) =>
+        current.notification?.eventId === eventId && current.notification.queuedAt === undefined
+          ? markQueued(current.notification, queuedAt)
+          : undefined,
+      );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async load(key: BatchKey): Promise<LoadedTracking | undefined> {
