@@ -39,7 +39,8 @@ export class DeliveryQueue {
       this.ready = undefined;
     });
     await this.ready;
-    const visibilityTimeout = Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(delayMs / 1000));
+    // Whole seconds (the service's unit); a delay under half a second is no delay.
+    const visibilityTimeout = Math.min(MAX_VISIBILITY_SECONDS, Math.round(delayMs / 1000));
     await this.queue.sendMessage(encode(message), visibilityTimeout > 0 ? { visibilityTimeout } : {});
   }
 

@@ -5,7 +5,11 @@ import type { StorageConnection } from '../../../shared/config/settings.js';
 import { StorageClients } from '../../../shared/storage/clients.js';
 import { ResultStore } from '../../../shared/trackings/result-store.js';
 import { trackingTableNames } from '../../../shared/trackings/tracking-entities.js';
-import { type StorageEvent, TrackingStore } from '../../../shared/trackings/tracking-store.js';
+import {
+  type CompletionNotifier,
+  type StorageEvent,
+  TrackingStore,
+} from '../../../shared/trackings/tracking-store.js';
 
 export function azuriteConnection(): StorageConnection {
   return {
@@ -80,6 +84,7 @@ export function testStorage(
     observer?: (event: StorageEvent) => void;
     tablePolicies?: PipelinePolicy[];
     results?: (clients: StorageClients, container: string) => ResultStore;
+    notifier?: CompletionNotifier;
   } = {},
 ): TestStorage {
   const names = options.names ?? uniqueNames();
@@ -87,7 +92,11 @@ export function testStorage(
   const results =
     options.results?.(clients, names.resultContainer) ??
     ResultStore.fromClients(clients, names.resultContainer);
-  const store = TrackingStore.fromClients(clients, names, { results, observer: options.observer });
+  const store = TrackingStore.fromClients(clients, names, {
+    results,
+    observer: options.observer,
+    notifier: options.notifier,
+  });
   return { clients, results, store, names, tables: trackingTableNames(names.tablePrefix) };
 }
 
