@@ -30,11 +30,12 @@ import { notificationTelemetry } from './telemetry/notification-telemetry.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
-import { observeTrackingOutcomes } from './telemetry/tracking-outcomes.js';
 import { ResultStore } from './trackings/result-store.js';
 import { Sweeper, type SweepLog } from './trackings/sweep.js';
+import { SweepScheduler } from './trackings/sweep-scheduler.js';
+import { TrackingRecords } from './trackings/tracking-records.js';
+import { TrackingRepository } from './trackings/tracking-repository.js';
 import { TrackingService } from './trackings/tracking-service.js';
-import { TrackingStore } from './trackings/tracking-store.js';
 
 /**
  * The one composition root. Long-lived clients are built lazily, once per process, on first use,
@@ -111,7 +112,7 @@ export class AppServices {
         results: stored?.resultStore,
         writeThrough: stored && {
           recordTerminal: async (key, details) => {
-            await stored.trackingStore.recordTerminal(key, details, new Date());
+            await stored.trackingRepository.recordTerminal(key, details, new Date());
           },
         },
       });
@@ -146,17 +147,29 @@ export class AppServices {
     );
   }
 
-  /** Tells telemetry about registrations and final outcomes, whoever (sweep or lookup) writes them. */
-  get trackingStore(): TrackingStore {
-    return this.once('trackingStore', () =>
-      observeTrackingOutcomes(
-        TrackingStore.fromClients(this.storageClients, this.settings.storage, {
-          results: this.resultStore,
-          notifier: notificationsEnabled(this.settings.notify) ? this.completionNotifier : undefined,
-        }),
-        this.telemetryReporter,
-      ),
+  /**
+   * The tracking records both stores share. Its outcome observer hears of every registration and
+   * every transition to a final state, whoever writes it (sweep, live lookup, caller's cancel):
+   * telemetry listens there (see shared/trackings/outcomes.ts).
+   */
+  get trackingRecords(): TrackingRecords {
+    return this.once('trackingRecords', () =>
+      TrackingRecords.fromClients(this.storageClients, this.settings.storage, {
+        results: this.resultStore,
+        outcomes: this.telemetryReporter.trackingOutcomes,
+        notifier: notificationsEnabled(this.settings.notify) ? this.completionNotifier : undefined,
+      }),
     );
+  }
+
+  /** Caller side: register, get, list, cancel, and a live lookup's write-through. */
+  get trackingRepository(): TrackingRepository {
+    return this.once('trackingRepository', () => new TrackingRepository(this.trackingRecords));
+  }
+
+  /** Sweep side: the due index, claims, and writing verdicts. */
+  get sweepScheduler(): SweepScheduler {
+    return this.once('sweepScheduler', () => new SweepScheduler(this.trackingRecords));
   }
 
   /** NOTIFY_QUEUE_NAME and its poison queue, on the tracking storage account. */
@@ -197,7 +210,7 @@ export class AppServices {
     return this.once('notificationDelivery', () => {
       const { notify } = this.settings;
       return new NotificationDelivery({
-        records: this.trackingStore,
+        records: this.trackingRepository,
         queue: this.deliveryQueue,
         sender: new WebhookSender(),
         secrets: this.signingSecrets,
@@ -225,7 +238,7 @@ export class AppServices {
       'trackingService',
       () =>
         new TrackingService({
-          store: this.trackingStore,
+          store: this.trackingRepository,
           results: this.resultStore,
           allowedWebhookHosts: this.settings.notify.allowedHosts,
         }),
@@ -235,7 +248,7 @@ export class AppServices {
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
   sweeper(log?: SweepLog): Sweeper {
     return new Sweeper({
-      store: this.trackingStore,
+      scheduler: this.sweepScheduler,
       results: this.resultStore,
       reader: this.partnerCenter,
       settings: this.settings.sweep,
@@ -266,7 +279,7 @@ export class AppServices {
 
   /** Reports each sweep run and the backlog it leaves. */
   get sweepTelemetry(): SweepTelemetry {
-    return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.trackingStore));
+    return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.sweepScheduler));
   }
 
   /**

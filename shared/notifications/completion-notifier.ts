@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TrackingRecord } from '../trackings/model.js';
-import type { CompletionNotifier } from '../trackings/tracking-store.js';
+import type { CompletionNotifier } from '../trackings/tracking-records.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { receiverKey, withCompletionEvent } from './notification-state.js';
 

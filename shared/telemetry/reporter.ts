@@ -1,6 +1,7 @@
 import type { RequestFailure } from '../http/endpoint.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
+import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
 import type { SweepReport } from '../trackings/sweep.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -46,6 +47,17 @@ export interface TrackingOutcome {
  */
 export class TelemetryReporter {
   constructor(private readonly telemetry: Telemetry) {}
+
+  /**
+   * `TrackingRegistered` and `TrackingCompleted` from the tracking records' outcome observer: every
+   * final state but `cancelled` (a caller's decision, not an outcome), whoever wrote it.
+   */
+  readonly trackingOutcomes: TrackingOutcomeObserver = {
+    trackingRegistered: (record) => this.trackingRegistered(record),
+    trackingEnded: ({ record, at }) => {
+      if (record.state !== 'cancelled') this.trackingCompleted(record, at);
+    },
+  };
 
   trackingRegistered(record: TrackingRecord): void {
     this.telemetry.trackEvent(TelemetryNames.events.trackingRegistered, {

@@ -115,7 +115,13 @@ async function world(
     }),
     delivery,
     sweeper: (other = storage) =>
-      new Sweeper({ store: other.store, results: other.results, reader: client, settings: SWEEP, clock }),
+      new Sweeper({
+        scheduler: other.scheduler,
+        results: other.results,
+        reader: client,
+        settings: SWEEP,
+        clock,
+      }),
     async drain() {
       const results: { outcome: string; delayMs?: number }[] = [];
       if (!(await queueClient.exists())) return results;
