@@ -1,4 +1,5 @@
-import type { TrackingRecord } from '../trackings/model.js';
+import { z } from 'zod';
+import { type TrackingRecord, trackingRecordSchema } from '../trackings/model.js';
 
 /** The CloudEvents 1.0 `type` of a tracking's completion. */
 export const COMPLETION_EVENT_TYPE = 'devicebatchstatus.tracking.completed';
@@ -37,3 +38,25 @@ export function completionEvent(record: TrackingRecord): CompletionEvent {
     data,
   };
 }
+
+/** The event as documented (OpenAPI `webhooks`); `CompletionEvent` is what the code builds. */
+export const completionEventSchema = z
+  .object({
+    specversion: z.literal('1.0'),
+    type: z.literal(COMPLETION_EVENT_TYPE),
+    source: z.string().describe('`/api/trackings/{customerId}/{trackingId}`'),
+    subject: z.string().describe('`{customerId}/{trackingId}`'),
+    id: z.string().describe('The event id: also the `webhook-id` header, the same on every attempt'),
+    time: z.iso.datetime().describe('When the tracking ended'),
+    datacontenttype: z.literal('application/json'),
+    data: trackingRecordSchema.omit({ notification: true }).describe('The record, with its summary'),
+  })
+  .describe(
+    'A CloudEvents 1.0 event in structured JSON mode, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`)',
+  )
+  .meta({ id: 'TrackingCompletedEvent' });
+
+/** Fails to compile when the built event and the documented one drift apart. */
+export type CompletionEventInSync = [CompletionEvent] extends [z.infer<typeof completionEventSchema>]
+  ? true
+  : never;
