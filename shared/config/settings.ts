@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GUID_PATTERN } from '../partner-center/model.js';
+import { type NotifySettings, readNotifySettings } from './notify-settings.js';
 
 /**
  * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
@@ -15,6 +16,7 @@ export interface Settings {
   sweep: SweepSettings;
   telemetry: TelemetrySettings;
   callerAuth: CallerAuthSettings;
+  notify: NotifySettings;
   /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
   runningInAzure: boolean;
   /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
@@ -138,11 +140,7 @@ const ncrontab = text.refine(
   'must be an NCRONTAB expression with six fields',
 );
 
-interface Field<T> {
-  name: string;
-  schema: z.ZodType<T>;
-  fallback?: string;
-}
+type Field<T> = { name: string; schema: z.ZodType<T>; fallback?: string };
 
 /** Reads settings from an environment (process.env by default); throws SettingsError listing every bad setting. */
 export function loadSettings(env: Environment = process.env): Settings {
@@ -321,6 +319,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
   }
 
+  const notify = readNotifySettings(read, problems, runningInAzure, storage.connection);
   if (problems.length > 0) throw new SettingsError(problems);
 
   return {
@@ -330,6 +329,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     sweep,
     telemetry,
     callerAuth,
+    notify,
     runningInAzure,
     loopbackCloud: isLoopback(keyVaultUrl) || isLoopback(authorityHost),
   };
@@ -416,6 +416,6 @@ function isLoopback(url: string | undefined): boolean {
 
 /** Names a bad value without echoing anything that could be a secret. */
 function describe(name: string, raw: string): string {
-  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD/i.test(name)) return 'a value that is not shown';
+  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD|WEBHOOK/i.test(name)) return 'a value that is not shown';
   return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
 }
