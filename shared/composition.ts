@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { CallerAuthenticator } from './auth/caller-auth.js';
+import { notificationsEnabled } from './config/notify-settings.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
@@ -10,11 +11,27 @@ import {
   KeyVaultCredentialSource,
   StaticCredentialSource,
 } from './credentials/app-credential.js';
-import { DeepHealthCheck, probeTrackingStorage } from './health/deep-health.js';
+import { AppUserCredential, userImpersonationScopes } from './credentials/app-user-credential.js';
+import { KeyVaultRefreshTokenStore } from './credentials/refresh-token-store.js';
+import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
+import { describeError } from './diagnostics/describe-error.js';
+import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
+import { QueueingNotifier } from './notifications/completion-notifier.js';
+import { NotificationDelivery } from './notifications/delivery.js';
+import { DeliveryQueue } from './notifications/delivery-queue.js';
+import { createQueueService } from './notifications/queue-service.js';
+import {
+  KeyVaultSigningSecret,
+  type SigningSecretSource,
+  StaticSigningSecret,
+} from './notifications/signing.js';
+import { WebhookSender } from './notifications/webhook-sender.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
+import { currentInvocation } from './telemetry/invocation-scope.js';
+import { notificationTelemetry } from './telemetry/notification-telemetry.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -73,11 +90,67 @@ export class AppServices {
     });
   }
 
+  /**
+   * App+User (`PARTNER_CENTER_AUTH_MODE=app_user`): the refresh token in Key Vault, exchanged for
+   * user tokens and written back on every rotation. The app's own secret or certificate (read by
+   * `appCredential`) authenticates the exchange.
+   */
+  get appUserCredential(): AppUserCredential {
+    return this.once('appUserCredential', () => {
+      const { refreshTokens, endpoint, scope } = this.secureApplicationModel;
+      return new AppUserCredential({
+        appMaterial: this.appCredential,
+        refreshTokens,
+        endpoint,
+        scope,
+        onEvent: (event) => {
+          this.telemetryReporter.refreshTokenEvent(event);
+          // Outside any invocation: the host's own log. Never the token, only what happened.
+          if (event.kind !== 'rotation_written')
+            console.warn(`App+User credential: ${event.kind}: ${event.reason}`);
+        },
+      });
+    });
+  }
+
+  /** The refresh token's vault secret, the tenant's token endpoint and the scopes: shared with `npm run consent`. */
+  get secureApplicationModel(): {
+    refreshTokens: KeyVaultRefreshTokenStore;
+    endpoint: EntraTokenEndpoint;
+    scope: string;
+  } {
+    return this.once('secureApplicationModel', () => {
+      const { partnerCenter, credential } = this.settings;
+      if (!credential.keyVaultUrl) {
+        throw new SettingsError([
+          'KEY_VAULT_URL is not set: PARTNER_CENTER_AUTH_MODE=app_user keeps the refresh token in Key Vault and writes each rotated one back there',
+        ]);
+      }
+      // Validates the tenant and client ids (and builds nothing that touches the network).
+      void this.appCredential;
+      return {
+        refreshTokens: new KeyVaultRefreshTokenStore(this.secretClient, credential.refreshTokenSecretName),
+        endpoint: new EntraTokenEndpoint({
+          tenantId: partnerCenter.tenantId!,
+          clientId: partnerCenter.clientId!,
+          authorityHost: credential.authorityHost,
+        }),
+        scope: userImpersonationScopes(partnerCenter.scope),
+      };
+    });
+  }
+
+  /** What the Partner Center client authenticates with, in the configured mode. */
+  get partnerCenterCredential(): AppCredential | AppUserCredential {
+    return this.settings.credential.authMode === 'app_user' ? this.appUserCredential : this.appCredential;
+  }
+
   get partnerCenter(): PartnerCenterClient {
     return this.once('partnerCenter', () => {
       const pc = this.settings.partnerCenter;
-      return new PartnerCenterClient(pc.baseUrl, this.appCredential, {
-        scope: pc.scope,
+      const appUser = this.settings.credential.authMode === 'app_user';
+      return new PartnerCenterClient(pc.baseUrl, this.partnerCenterCredential, {
+        scope: appUser ? userImpersonationScopes(pc.scope).split(' ')[0] : pc.scope,
         locale: pc.locale,
         applicationName: pc.applicationName,
         retryOptions: { maxRetries: pc.maxRetries },
@@ -103,6 +176,13 @@ export class AppServices {
             await stored.trackingRepository.recordTerminal(key, details, new Date());
           },
         },
+        onWriteThroughFailure: (failure) => {
+          const { key, correlationId, error } = failure;
+          currentInvocation()?.log?.warn(
+            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+          );
+          this.telemetryReporter.writeThroughFailed(failure);
+        },
       });
     });
   }
@@ -115,11 +195,17 @@ export class AppServices {
           'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: tracking needs a storage account',
         ]);
       }
-      const credential =
-        connection.kind === 'identity'
-          ? new DefaultAzureCredential({ managedIdentityClientId: connection.managedIdentityClientId })
-          : undefined;
+      const credential = connection.kind === 'identity' ? this.storageCredential : undefined;
       return new StorageClients(connection, { credential });
+    });
+  }
+
+  /** Identity-based tracking storage: the managed identity its connection names. */
+  private get storageCredential(): TokenCredential {
+    return this.once('storageCredential', () => {
+      const { connection } = this.settings.storage;
+      const clientId = connection?.kind === 'identity' ? connection.managedIdentityClientId : undefined;
+      return new DefaultAzureCredential({ managedIdentityClientId: clientId });
     });
   }
 
@@ -139,6 +225,7 @@ export class AppServices {
       TrackingRecords.fromClients(this.storageClients, this.settings.storage, {
         results: this.resultStore,
         outcomes: this.telemetryReporter.trackingOutcomes,
+        notifier: notificationsEnabled(this.settings.notify) ? this.completionNotifier : undefined,
       }),
     );
   }
@@ -153,10 +240,76 @@ export class AppServices {
     return this.once('sweepScheduler', () => new SweepScheduler(this.trackingRecords));
   }
 
+  /** NOTIFY_QUEUE_NAME and its poison queue, on the tracking storage account. */
+  get deliveryQueue(): DeliveryQueue {
+    return this.once('deliveryQueue', () => {
+      const { storage, notify } = this.settings;
+      const credential = storage.connection?.kind === 'identity' ? this.storageCredential : undefined;
+      if (!storage.connection) {
+        throw new SettingsError([
+          'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: notifications are queued on the tracking storage account',
+        ]);
+      }
+      const service = createQueueService(storage.connection, {
+        queueServiceUri: notify.queueServiceUri,
+        credential,
+      });
+      return new DeliveryQueue(
+        service.getQueueClient(notify.queueName),
+        service.getQueueClient(`${notify.queueName}-poison`),
+      );
+    });
+  }
+
+  /** Records one completion event per terminal transition and queues its deliveries. */
+  get completionNotifier(): QueueingNotifier {
+    return this.once(
+      'completionNotifier',
+      () =>
+        new QueueingNotifier({
+          queue: this.deliveryQueue,
+          operatorReceiver: this.settings.notify.webhookUrl !== undefined,
+        }),
+    );
+  }
+
+  /** The `deliverNotification` queue trigger's work: one signed POST per message. */
+  get notificationDelivery(): NotificationDelivery {
+    return this.once('notificationDelivery', () => {
+      const { notify } = this.settings;
+      return new NotificationDelivery({
+        records: this.trackingRepository,
+        queue: this.deliveryQueue,
+        sender: new WebhookSender(),
+        secrets: this.signingSecrets,
+        settings: notify,
+        observer: notificationTelemetry(this.telemetry),
+      });
+    });
+  }
+
+  get signingSecrets(): SigningSecretSource {
+    return this.once('signingSecrets', () => {
+      const { notify, credential } = this.settings;
+      if (notify.localSigningSecret) return new StaticSigningSecret(notify.localSigningSecret);
+      if (!credential.keyVaultUrl) {
+        throw new SettingsError([
+          'KEY_VAULT_URL is not set: webhooks are signed with the Key Vault secret NOTIFY_SIGNING_SECRET_NAME (or, for local development only, NOTIFY_SIGNING_SECRET)',
+        ]);
+      }
+      return new KeyVaultSigningSecret(this.secretClient, notify.signingSecretName, credential.cacheTtlMs);
+    });
+  }
+
   get trackingService(): TrackingService {
     return this.once(
       'trackingService',
-      () => new TrackingService({ store: this.trackingRepository, results: this.resultStore }),
+      () =>
+        new TrackingService({
+          store: this.trackingRepository,
+          results: this.resultStore,
+          allowedWebhookHosts: this.settings.notify.allowedHosts,
+        }),
     );
   }
 
@@ -206,25 +359,42 @@ export class AppServices {
     return this.once(
       'deepHealth',
       () =>
-        new DeepHealthCheck({
-          storage: async (abortSignal) => {
-            const { storage } = this.settings;
-            if (!storage.connection) return 'not_configured';
-            await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
-            return 'healthy';
+        new DeepHealthCheck(
+          {
+            storage: async (abortSignal) => {
+              const { storage } = this.settings;
+              if (!storage.connection) return 'not_configured';
+              await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
+              return 'healthy';
+            },
+            keyVault: async () => {
+              if (!this.settings.credential.keyVaultUrl) return 'not_configured';
+              // Re-read when older than this: a probe checks the vault, not only the cache.
+              await this.appCredential.current({ maxAgeMs: 30_000 });
+              return 'healthy';
+            },
+            partnerCenterToken: async () => {
+              const token = await this.partnerCenterCredential.getToken(this.settings.partnerCenter.scope);
+              if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
+              return 'healthy';
+            },
+            refreshToken: async () => {
+              if (this.settings.credential.authMode !== 'app_user') return 'not_configured';
+              return refreshTokenHealth(await this.appUserCredential.status(), new Date());
+            },
+            notifications: async (abortSignal) => {
+              if (!notificationsEnabled(this.settings.notify) || !this.settings.storage.connection) {
+                return 'not_configured';
+              }
+              const poisoned = await this.deliveryQueue.poisonLength(abortSignal);
+              return {
+                status: 'healthy',
+                detail: `${poisoned} given-up delivery(ies) in ${this.deliveryQueue.name}-poison`,
+              };
+            },
           },
-          keyVault: async () => {
-            if (!this.settings.credential.keyVaultUrl) return 'not_configured';
-            // Re-read when older than this: a probe checks the vault, not only the cache.
-            await this.appCredential.current({ maxAgeMs: 30_000 });
-            return 'healthy';
-          },
-          partnerCenterToken: async () => {
-            const token = await this.appCredential.getToken(this.settings.partnerCenter.scope);
-            if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
-            return 'healthy';
-          },
-        }),
+          { authMode: () => this.settings.credential.authMode },
+        ),
     );
   }
 
@@ -237,14 +407,21 @@ export class AppServices {
   readonly authorizeCaller = (call: { headers: { get(name: string): string | null } }) =>
     this.callerAuthenticator.authenticate(call.headers);
 
-  private credentialSource(): CredentialMaterialSource {
-    const { credential, loopbackCloud } = this.settings;
-    if (credential.keyVaultUrl) {
-      const secrets = new SecretClient(credential.keyVaultUrl, this.azureCredential, {
+  /** One SecretClient for the vault (KEY_VAULT_URL): the app credential, the refresh token, the signing secret. */
+  private get secretClient(): SecretClient {
+    return this.once('secretClient', () => {
+      const { credential, loopbackCloud } = this.settings;
+      return new SecretClient(credential.keyVaultUrl!, this.azureCredential, {
         // A local vault cannot be in the *.vault.azure.net domain the SDK otherwise insists on.
         disableChallengeResourceVerification: loopbackCloud,
       });
-      return new KeyVaultCredentialSource(secrets, credential.secretName);
+    });
+  }
+
+  private credentialSource(): CredentialMaterialSource {
+    const { credential } = this.settings;
+    if (credential.keyVaultUrl) {
+      return new KeyVaultCredentialSource(this.secretClient, credential.secretName);
     }
     return new StaticCredentialSource(credential.localClientSecret!);
   }
