@@ -19,7 +19,7 @@ import {
 import { PARTNER_CENTER_DEFAULTS } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { withoutUndefined } from '../objects/without-undefined.js';
-import { PartnerCenterError } from './errors.js';
+import { PartnerCenterError, saysMfaMissing } from './errors.js';
 import {
   type BatchStatusReader,
   type BatchStatusResponse,
@@ -70,6 +70,8 @@ export interface UpstreamCallInfo {
 /** A credential the client can tell to forget its material when Partner Center rejects it. */
 export interface RotatableCredential extends TokenCredential {
   invalidate?(): void;
+  /** App+User: Partner Center refused the consent itself (no MFA); only a new consent helps. */
+  consentRefused?(reason: string): void;
 }
 
 /**
@@ -302,19 +304,23 @@ export class PartnerCenterClient implements BatchStatusReader {
   /**
    * The bearer-token policy caches the token and merges concurrent refreshes, so 100 cold calls ask
    * Entra once. A 401 challenge with a token we believed valid means the credential was rotated or
-   * revoked: its challenge callback has the credential re-read the vault and the policy resend the
-   * attempt once, as the same logical request (same MS-RequestId). The policy's token cache only
-   * refetches for a claims challenge, so the callback asks with a marker claim that the credential
-   * wrapper below turns into `invalidate()` and never passes on.
+   * revoked: the challenge callback has the credential re-read the vault and the policy resend the
+   * attempt once, as the same logical request (same MS-RequestId). A 401 for missing MFA is not
+   * resent (no token from the same consent can have it): the credential hears that its consent was
+   * refused, and the next call starts from a fresh token. The policy's token cache only refetches
+   * for a claims challenge, so the callbacks ask with marker claims that the credential wrapper
+   * below acts on and never passes on.
    */
   private createAuthPolicy() {
     const credential = this.credential;
-    const rotatable = credential.invalidate?.bind(credential);
+    let stale = false;
     const tokens: TokenCredential = {
       getToken: (scopes, options) => {
-        if (options?.claims !== ROTATE_CLAIM) return credential.getToken(scopes, options);
-        rotatable?.();
-        const { claims: _rotate, ...rest } = options;
+        if (options?.claims !== ROTATE_CLAIM && options?.claims !== REFETCH_CLAIM) {
+          return credential.getToken(scopes, options);
+        }
+        if (options.claims === ROTATE_CLAIM) credential.invalidate?.();
+        const { claims: _marker, ...rest } = options;
         return credential.getToken(scopes, rest);
       },
     };
@@ -322,8 +328,24 @@ export class PartnerCenterClient implements BatchStatusReader {
       credential: tokens,
       scopes: this.settings.scope,
       challengeCallbacks: {
-        authorizeRequestOnChallenge: async ({ request, scopes, getAccessToken }) => {
-          if (!rotatable) return false;
+        authorizeRequest: async ({ request, scopes, getAccessToken }) => {
+          const refetch = stale;
+          stale = false;
+          const token = await getAccessToken(scopes, {
+            abortSignal: request.abortSignal,
+            ...(refetch ? { claims: REFETCH_CLAIM } : {}),
+          });
+          if (token) request.headers.set('Authorization', `Bearer ${token.token}`);
+        },
+        authorizeRequestOnChallenge: async ({ request, response, scopes, getAccessToken }) => {
+          if (saysMfaMissing(parseErrorBody(response.bodyAsText ?? undefined))) {
+            if (credential.consentRefused) {
+              credential.consentRefused("Partner Center refuses its tokens: the admin's sign-in had no MFA");
+              stale = true;
+            }
+            return false;
+          }
+          if (!credential.invalidate) return false;
           const token = await getAccessToken(scopes, {
             claims: ROTATE_CLAIM,
             abortSignal: request.abortSignal,
@@ -337,8 +359,9 @@ export class PartnerCenterClient implements BatchStatusReader {
   }
 }
 
-/** Internal marker: "the token was refused, re-read the credential" (never sent to Entra). */
+/** Internal markers (never sent to Entra): "the token was refused, re-read the credential", "drop the cached token". */
 const ROTATE_CLAIM = 'device-batch-status:rotate-credential';
+const REFETCH_CLAIM = 'device-batch-status:refetch-token';
 
 interface UpstreamErrorBody {
   code?: string;

@@ -1,3 +1,4 @@
+import type { AppUserCredentialEvent } from '../credentials/app-user-credential.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
 import type { BatchKey } from '../partner-center/model.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
@@ -12,6 +13,7 @@ export const TelemetryNames = {
     trackingCompleted: 'TrackingCompleted',
     sweepCompleted: 'SweepCompleted',
     requestFailed: 'RequestFailed',
+    refreshToken: 'RefreshTokenRotation',
     writeThroughFailed: 'WriteThroughFailed',
   },
   metrics: {
@@ -140,6 +142,16 @@ export class TelemetryReporter {
     if (info.status === 429 || info.failure === 'throttled') {
       this.telemetry.trackMetric(TelemetryNames.metrics.upstreamThrottled, 1, dimensions);
     }
+  }
+
+  /** App+User: a rotated refresh token written back (or not), or consent found missing. Never the token. */
+  refreshTokenEvent(event: AppUserCredentialEvent): void {
+    this.telemetry.trackEvent(TelemetryNames.events.refreshToken, {
+      outcome: event.kind,
+      attempts: 'attempts' in event ? String(event.attempts) : undefined,
+      version: 'version' in event ? event.version : undefined,
+      reason: 'reason' in event ? event.reason : undefined,
+    });
   }
 
   /**
