@@ -69,6 +69,17 @@ describe('AppUserCredential', () => {
     expect(certSims.entra.users.counters.refreshExchanges).toBe(1);
   });
 
+  it('merges 50 concurrent cold requests into one vault read and one exchange', async () => {
+    // The Partner Center client's bearer policy merges its own refreshes; the deep health probe and
+    // any other caller of the credential rely on this one.
+    const cred = credential(sims);
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => cred.getToken(SCOPE)));
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(1);
+    expect(sims.entra.users.counters.refreshExchanges).toBe(1);
+    expect(sims.keyVault.counters.secretReadsByName[RT]).toBe(1);
+    expect(sims.keyVault.counters.secretWritesByName[RT]).toBe(1);
+  });
+
   it('caches the access token until shortly before it expires', async () => {
     const cred = credential(sims);
     const first = await cred.getToken(SCOPE);
