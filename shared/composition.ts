@@ -13,11 +13,13 @@ import {
 import { AppUserCredential, userImpersonationScopes } from './credentials/app-user-credential.js';
 import { KeyVaultRefreshTokenStore } from './credentials/refresh-token-store.js';
 import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
+import { describeError } from './diagnostics/describe-error.js';
 import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
+import { currentInvocation } from './telemetry/invocation-scope.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -162,6 +164,13 @@ export class AppServices {
           recordTerminal: async (key, details) => {
             await stored.trackingRepository.recordTerminal(key, details, new Date());
           },
+        },
+        onWriteThroughFailure: (failure) => {
+          const { key, correlationId, error } = failure;
+          currentInvocation()?.log?.warn(
+            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+          );
+          this.telemetryReporter.writeThroughFailed(failure);
         },
       });
     });

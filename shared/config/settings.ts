@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUID_PATTERN } from '../partner-center/model.js';
 
 /**
  * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
@@ -16,7 +17,7 @@ export interface Settings {
   callerAuth: CallerAuthSettings;
   /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
   runningInAzure: boolean;
-  /** True when Key Vault or the token authority is a loopback stand-in (DESIGN.md's loopback rule). */
+  /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
   loopbackCloud: boolean;
 }
 
@@ -115,10 +116,7 @@ const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 const text = z.string().trim().min(1);
-const guid = z
-  .string()
-  .trim()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const guid = z.string().trim().regex(GUID_PATTERN, 'must be a GUID');
 const httpsUrl = z
   .string()
   .trim()

@@ -1,4 +1,5 @@
 import type { StorageSettings } from '../config/settings.js';
+import { withoutUndefined } from '../objects/without-undefined.js';
 import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
@@ -13,7 +14,6 @@ import {
   normalizeUpstreamTime,
   type StoredTracking,
   toRecordEntity,
-  withoutUndefined,
 } from './tracking-entities.js';
 import { TrackingListing } from './tracking-listing.js';
 import {

@@ -1,6 +1,7 @@
+import { withoutUndefined } from '../objects/without-undefined.js';
 import type { BatchKey, BatchUploadDetails } from '../partner-center/model.js';
 import type { TrackingList, TrackingRecord } from './model.js';
-import { dueRowKey, withoutUndefined } from './tracking-entities.js';
+import { dueRowKey } from './tracking-entities.js';
 import type { ListTrackingsOptions } from './tracking-listing.js';
 import { dueKeyOf, type TrackingRecords } from './tracking-records.js';
 

@@ -10,7 +10,7 @@ import {
   type ValidationProblem,
 } from './model.js';
 import type { ResultStore } from './result-store.js';
-import { parseBatchKey, parseRegistration } from './tracking-reference.js';
+import { parseBatchKey, parseRegistration, withoutBlanks } from './tracking-reference.js';
 import type { TrackingRepository } from './tracking-repository.js';
 
 export interface TrackingServiceOptions {
@@ -87,7 +87,7 @@ export class TrackingService {
 }
 
 function validKey(customerId: string, trackingId: string) {
-  const parsed = parseBatchKey(customerId, trackingId);
+  const parsed = parseBatchKey(withoutBlanks(customerId), withoutBlanks(trackingId));
   if (!parsed.ok) throw new ValidationError(parsed.problems);
   return parsed.value;
 }
