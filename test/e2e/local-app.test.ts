@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalApp } from '../../dev/serve.js';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
-import { lookupScenarios } from './lookup-scenarios.js';
+import { callApi, lookupScenarios } from './lookup-scenarios.js';
 
 // The whole app over HTTP, on the local host, loading the built function modules (npm test builds
 // first) exactly as `npm run serve` does, against Azurite and the simulators.
@@ -20,19 +20,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-async function call(method: string, path: string, body?: unknown) {
-  const res = await fetch(path.startsWith('http') ? path : `${api}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-  };
-}
+const call = (method: string, path: string, body?: unknown) => callApi(api, method, path, body);
 
 describe('the function app on the local host', () => {
   it('serves exactly the registrations the Functions host would receive', () => {

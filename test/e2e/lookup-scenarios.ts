@@ -6,24 +6,28 @@ import {
 } from '../../dev/simulators/index.js';
 import type { TestApp } from '../support/local-app.js';
 
+/** One JSON call to the app: `path` under `api`, or an absolute URL. */
+export async function callApi(api: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(path.startsWith('http') ? path : `${api}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
+}
+
 /**
  * The lookups and the tracking round trip of the end-to-end test, run the same way in both
  * credential modes (`app`: local-app.test.ts, `app_user`: local-app-user.test.ts).
  */
 export function lookupScenarios(context: () => { app: TestApp; mode: 'app' | 'app_user' }): void {
-  async function call(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${context().app.api}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-    };
-  }
+  const call = (method: string, path: string, body?: unknown) =>
+    callApi(context().app.api, method, path, body);
 
   it("answers the docs' example through Key Vault, Entra ID and Partner Center, path case-insensitive", async () => {
     const { app, mode } = context();
