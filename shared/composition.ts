@@ -105,9 +105,10 @@ export class AppServices {
         scope,
         onEvent: (event) => {
           this.telemetryReporter.refreshTokenEvent(event);
-          // Outside any invocation: the host's own log. Never the token, only what happened.
-          if (event.kind !== 'rotation_written')
-            console.warn(`App+User credential: ${event.kind}: ${event.reason}`);
+          // Outside any invocation, so to the worker's stderr (the host's log). Never the token.
+          if (event.kind !== 'rotation_written') {
+            process.stderr.write(`App+User credential: ${event.kind}: ${event.reason}\n`);
+          }
         },
       });
     });
