@@ -6,6 +6,7 @@ import { Lab } from './lab.js';
 import { round } from './load.js';
 import { type ColdStartSizes, measureColdStart } from './measures/cold-start.js';
 import { type LookupSizes, measureLookups } from './measures/lookup.js';
+import { measureNotifications, type NotificationSizes } from './measures/notifications.js';
 import {
   measureSweepHistory,
   measureSweepMemory,
@@ -25,6 +26,7 @@ interface Sizes {
   lookup: LookupSizes;
   sweep: SweepSizes;
   coldStart: ColdStartSizes;
+  notifications: NotificationSizes;
 }
 
 const MB = 1024 * 1024;
@@ -69,6 +71,7 @@ const FULL: Sizes = {
     p7: { trackings: 20_000, latencyMs: 20, concurrency: SWEEP_CONCURRENCY, maxRssBytes: 300 * MB },
   },
   coldStart: { repetitions: 7 },
+  notifications: { completions: 1000, repetitions: 3 },
 };
 
 /** Tiny sizes for CI: every code path runs, no target is enforced. */
@@ -91,6 +94,7 @@ const SMOKE: Sizes = {
     p7: { trackings: 300, latencyMs: 20, concurrency: SWEEP_CONCURRENCY, maxRssBytes: 300 * MB },
   },
   coldStart: { repetitions: 2 },
+  notifications: { completions: 50, repetitions: 1 },
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -129,6 +133,7 @@ export async function runSuite(tls: TlsMaterial, options: SuiteOptions): Promise
     await attempt(['P5'], () => measureSweepHistory(lab, sizes.sweep.p5, log));
     await attempt(['P6'], () => measureColdStart(lab, options.projectRoot, sizes.coldStart, log));
     await attempt(['P7'], () => measureSweepMemory(lab, sizes.sweep.p7, log));
+    await attempt(['P9'], () => measureNotifications(lab, tls, sizes.notifications, log));
   } finally {
     await lab.stop();
   }

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite } from './azurite.js';
 import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID, startSimulators } from './simulators/index.js';
+import { type ReceivedWebhook, startWebhookReceiver } from './webhook-receiver.js';
 
 /**
  * `npm run dev`: Azurite (in memory), the Entra ID, Key Vault and Partner Center simulators (HTTPS
@@ -34,6 +36,13 @@ async function main(): Promise<void> {
         : {},
     ),
   ]);
+  // Completion webhooks: a local HTTPS receiver (same certificate) that verifies each signature.
+  const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
+  const receiver = await startWebhookReceiver({
+    tls: sims.tls,
+    secret: signingSecret,
+    onReceived: (delivery) => process.stdout.write(describeDelivery(delivery)),
+  });
   const caFile = path.join(stateDir, 'local-ca.pem');
   writeFileSync(caFile, sims.tls.cert);
 
@@ -56,6 +65,9 @@ async function main(): Promise<void> {
     SWEEP_SCHEDULE: process.env.SWEEP_SCHEDULE ?? '*/30 * * * * *',
     SWEEP_INITIAL_BACKOFF_SECONDS: process.env.SWEEP_INITIAL_BACKOFF_SECONDS ?? '5',
     SWEEP_MAX_BACKOFF_SECONDS: process.env.SWEEP_MAX_BACKOFF_SECONDS ?? '30',
+    NOTIFY_ALLOWED_HOSTS: process.env.NOTIFY_ALLOWED_HOSTS ?? 'localhost',
+    NOTIFY_SIGNING_SECRET: signingSecret,
+    NOTIFY_RETRY_INITIAL_SECONDS: process.env.NOTIFY_RETRY_INITIAL_SECONDS ?? '5',
   };
   const app = spawn(process.execPath, [path.join(projectRoot, 'dist', 'dev', 'serve.js')], {
     cwd: projectRoot,
@@ -68,14 +80,14 @@ async function main(): Promise<void> {
     process.stdout.write(chunk);
     if (!announced && chunk.toString().includes('Function app listening at')) {
       announced = true;
-      process.stdout.write(banner({ azurite: azurite.blobEndpoint, sims, demo }));
+      process.stdout.write(banner({ azurite: azurite.blobEndpoint, sims, demo, receiver: receiver.url }));
       if (appUser) process.stdout.write(consentBanner(sims, caFile));
     }
   });
 
   const stopAll = async (code: number) => {
     await stopChild(app);
-    await Promise.all([sims.stop(), azurite.stop()]);
+    await Promise.all([sims.stop(), azurite.stop(), receiver.stop()]);
     process.exit(code);
   };
   app.once('exit', (code) => {
@@ -98,6 +110,7 @@ function banner(input: {
   azurite: string;
   sims: Awaited<ReturnType<typeof startSimulators>>;
   demo: { customerId: string; trackingId: string; location: string };
+  receiver: string;
 }): string {
   const api = `http://localhost:${appPort}/api`;
   const { sims, demo } = input;
@@ -107,12 +120,13 @@ Local stand-ins (no Azure account needed):
   Entra ID simulator    ${sims.entra.url}
   Key Vault simulator   ${sims.keyVault.url}
   Partner Center sim.   ${sims.partnerCenter.url}   (admin API under /_sim/, see dev/simulators/partner-center.ts)
+  Webhook receiver      ${input.receiver}   (verifies signatures, prints each event)
 
 Try it:
   curl ${api}/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchjobstatus/${DOCS_EXAMPLE_TRACKING_ID}
 
-  # track a batch that is still being processed, run the sweep now, read the outcome
-  curl -X POST ${api}/trackings -H 'Content-Type: application/json' -d '{"location":"${demo.location}","label":"demo"}'
+  # track a batch, with a webhook for when it ends; run the sweep now; read the outcome
+  curl -X POST ${api}/trackings -H 'Content-Type: application/json' -d '{"location":"${demo.location}","label":"demo","notify":{"url":"${input.receiver}"}}'
   curl -X POST http://localhost:${appPort}/admin/functions/sweepPendingTrackings -H 'Content-Type: application/json' -d '{"input":""}'
   curl ${api}/trackings/${demo.customerId}/${demo.trackingId}
 
@@ -130,6 +144,13 @@ function consentBanner(sims: Awaited<ReturnType<typeof startSimulators>>, caFile
     npm run consent
 
 `;
+}
+
+function describeDelivery(delivery: ReceivedWebhook): string {
+  const id = delivery.headers['webhook-id'];
+  if (!delivery.event) return `\nWebhook ${id}: signature did NOT verify (answered ${delivery.status})\n`;
+  const data = delivery.event.data as { state?: string; summary?: { devices?: number } };
+  return `\nWebhook ${id} (signature verified): ${delivery.event.type} ${delivery.event.subject} → ${data.state} (${data.summary?.devices ?? 0} devices)\n${JSON.stringify(delivery.event, null, 2)}\n`;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

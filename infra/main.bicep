@@ -182,6 +182,24 @@ param callerAuthTenantId string = ''
 @description('CALLER_AUTH_REQUIRED_ROLE: app role callers\' tokens must carry. Empty: any token for the audience.')
 param callerAuthRequiredRole string = ''
 
+@description('NOTIFY_ALLOWED_HOSTS: host names or *.suffix patterns that per-tracking webhooks may point at. Empty: per-tracking webhooks off (the setting is left out).')
+param notifyAllowedHosts string = ''
+
+@description('NOTIFY_WEBHOOK_URL: one more https receiver of every completion. A URL that carries a token (a Logic Apps URL) belongs in Key Vault: pass a Key Vault reference, @Microsoft.KeyVault(SecretUri=...). Empty: none (the setting is left out).')
+param notifyWebhookUrl string = ''
+
+@description('NOTIFY_SIGNING_SECRET_NAME: Key Vault secret (whsec_...) that signs webhooks; the postprovision hook creates it when missing.')
+param notifySigningSecretName string = 'notify-signing-secret'
+
+@description('NOTIFY_QUEUE_NAME: Storage Queue that carries webhook deliveries (created here, with its -poison queue).')
+param notifyQueueName string = 'tracking-notifications'
+
+@description('NOTIFY_MAX_ATTEMPTS: delivery attempts before a notification is failed.')
+param notifyMaxAttempts int = 8
+
+@description('NOTIFY_RETRY_INITIAL_SECONDS: first webhook retry delay; doubles per attempt.')
+param notifyRetryInitialSeconds int = 30
+
 // ---- Names -------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -228,6 +246,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     skuName: storageSkuName
     deploymentContainerName: 'app-package'
+    notifyQueueName: notifyQueueName
     appPrincipalId: identity.outputs.principalId
   }
 }
@@ -251,7 +270,8 @@ module keyVault 'modules/keyvault.bicep' = {
 
 // The app's settings, one per setting of shared/config/settings.ts. The identity-based storage,
 // Key Vault, telemetry and AZURE_CLIENT_ID wiring is added by the function app module.
-// PARTNER_CENTER_CLIENT_SECRET is deliberately absent: the app refuses it when running in Azure.
+// PARTNER_CENTER_CLIENT_SECRET and NOTIFY_SIGNING_SECRET are deliberately absent: the app refuses
+// them when running in Azure.
 var baseAppSettings = {
   PARTNER_CENTER_BASE_URL: partnerCenterBaseUrl
   PARTNER_CENTER_TENANT_ID: partnerCenterTenantId
@@ -280,6 +300,10 @@ var baseAppSettings = {
   SWEEP_MAX_BACKOFF_SECONDS: string(sweepMaxBackoffSeconds)
   TRACKING_MAX_AGE_HOURS: string(trackingMaxAgeHours)
   TRACKING_NOT_FOUND_GRACE_MINUTES: string(trackingNotFoundGraceMinutes)
+  NOTIFY_SIGNING_SECRET_NAME: notifySigningSecretName
+  NOTIFY_QUEUE_NAME: notifyQueueName
+  NOTIFY_MAX_ATTEMPTS: string(notifyMaxAttempts)
+  NOTIFY_RETRY_INITIAL_SECONDS: string(notifyRetryInitialSeconds)
 }
 
 // Optional settings are left out rather than set empty (an empty AZURE_AUTHORITY_HOST, for
@@ -291,6 +315,13 @@ var callerAuthSettings = empty(callerAuthAudience) ? {} : {
   CALLER_AUTH_AUDIENCE: callerAuthAudience
   CALLER_AUTH_TENANT_ID: callerAuthTenantId
   CALLER_AUTH_REQUIRED_ROLE: callerAuthRequiredRole
+}
+
+var notifyHostsSettings = empty(notifyAllowedHosts) ? {} : {
+  NOTIFY_ALLOWED_HOSTS: notifyAllowedHosts
+}
+var notifyWebhookSettings = empty(notifyWebhookUrl) ? {} : {
+  NOTIFY_WEBHOOK_URL: notifyWebhookUrl
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -312,7 +343,7 @@ module functionApp 'modules/functionapp.bicep' = {
     nodeVersion: nodeVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    appSettings: union(baseAppSettings, authoritySettings, callerAuthSettings)
+    appSettings: union(baseAppSettings, authoritySettings, callerAuthSettings, notifyHostsSettings, notifyWebhookSettings)
   }
 }
 
@@ -326,6 +357,7 @@ output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
+output NOTIFY_SIGNING_SECRET_NAME string = notifySigningSecretName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

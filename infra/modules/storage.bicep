@@ -25,6 +25,9 @@ param skuName string
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
 
+@description('Storage Queue that carries webhook deliveries (NOTIFY_QUEUE_NAME); its poison queue is <name>-poison.')
+param notifyQueueName string
+
 @description('Principal (object) id of the app\'s user-assigned managed identity.')
 param appPrincipalId string
 
@@ -65,6 +68,23 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Completion webhooks: the sweep and the lookup queue deliveries here, and the deliverNotification
+// queue trigger reads them. Given-up deliveries are kept in the poison queue (deep health reports it).
+resource notifyQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: notifyQueueName
+}
+
+resource notifyPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${notifyQueueName}-poison'
+}
+
 // Storage Blob Data Owner, on this account only. The Functions host needs it on AzureWebJobsStorage
 // (Microsoft's documented role for identity-based host storage): host keys and timer/singleton
 // locks are blobs held with leases. Flex Consumption reads the deployment package from the
@@ -93,10 +113,10 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// Storage Queue Data Contributor, on this account only, for the Functions host: Microsoft's guidance
-// for identity-based AzureWebJobsStorage pairs it with Blob Data Owner, because queues on that
-// account back some host features (for example blob-trigger poison queues). The app's own code uses
-// no queues (its triggers are HTTP and timer); this is the one grant kept for the host's sake alone.
+// Storage Queue Data Contributor, on this account only: the app sends webhook deliveries to
+// NOTIFY_QUEUE_NAME (and given-up ones to its poison queue), and the deliverNotification queue
+// trigger reads, hides and deletes them with the same identity. Microsoft's guidance for
+// identity-based AzureWebJobsStorage pairs this role with Blob Data Owner for the host as well.
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
   scope: storage
@@ -110,3 +130,4 @@ resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output deploymentContainerName string = deploymentContainer.name
+output notifyQueueName string = notifyQueue.name

@@ -1,4 +1,4 @@
-/** The delivery queue's default name; `loadSettings` uses the same value. */
+/** The delivery queue's default name; `loadSettings` has the same literal (a unit test keeps them equal). */
 export const DEFAULT_NOTIFY_QUEUE_NAME = 'tracking-notifications';
 
 /**

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { type HostPattern, parseAllowedHosts, parseWebhookUrl } from '../notifications/webhook-url.js';
-import { DEFAULT_NOTIFY_QUEUE_NAME } from './notify-binding.js';
 
 /** Completion notifications (DESIGN.md, "Completion notifications"). */
 export interface NotifySettings {
@@ -79,7 +78,7 @@ export function readNotifySettings(
     webhookUrl: read('NOTIFY_WEBHOOK_URL', operatorUrl),
     signingSecretName: read('NOTIFY_SIGNING_SECRET_NAME', text, 'notify-signing-secret') as string,
     localSigningSecret: runningInAzure ? undefined : localSigningSecret,
-    queueName: read('NOTIFY_QUEUE_NAME', queueName, DEFAULT_NOTIFY_QUEUE_NAME) as string,
+    queueName: read('NOTIFY_QUEUE_NAME', queueName, 'tracking-notifications') as string,
     maxAttempts: read('NOTIFY_MAX_ATTEMPTS', whole(1, 50), '8') as number,
     retryInitialMs: (read('NOTIFY_RETRY_INITIAL_SECONDS', whole(1, 86_400), '30') as number) * 1000,
     queueServiceUri: storage?.kind === 'identity' ? queueServiceOf(read, storage.settingName) : undefined,

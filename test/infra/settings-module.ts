@@ -91,7 +91,10 @@ function evaluate(expression: ts.Expression, settingName: string): string {
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
     if (ts.isNumericLiteral(node)) return Number(node.text.replace(/_/g, ''));
     if (ts.isParenthesizedExpression(node)) return fold(node.expression);
-    if (ts.isIdentifier(node)) return fold(constantInitializer(node) ?? node);
+    if (ts.isIdentifier(node)) {
+      const initializer = constantInitializer(node);
+      return initializer ? fold(initializer) : undefined;
+    }
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'String') {
       const [argument] = node.arguments;
       const inner = argument ? fold(argument) : undefined;

@@ -58,6 +58,8 @@ const VERIFIED_API_VERSIONS: Record<string, string> = {
   'Microsoft.Storage/storageAccounts': '2023-05-01',
   'Microsoft.Storage/storageAccounts/blobServices': '2023-05-01',
   'Microsoft.Storage/storageAccounts/blobServices/containers': '2023-05-01',
+  'Microsoft.Storage/storageAccounts/queueServices': '2023-05-01',
+  'Microsoft.Storage/storageAccounts/queueServices/queues': '2023-05-01',
   'Microsoft.KeyVault/vaults': '2023-07-01',
   'Microsoft.KeyVault/vaults/secrets': '2023-07-01',
   'Microsoft.OperationalInsights/workspaces': '2023-09-01',
@@ -97,6 +99,9 @@ const ROLES: Record<string, { role: string; scopeType: string | string[] }> = {
   },
 };
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** Local development only: the app refuses them in Azure, so the templates must never set them. */
+const LOCAL_ONLY_SECRETS = ['PARTNER_CENTER_CLIENT_SECRET', 'NOTIFY_SIGNING_SECRET'];
 
 /** Settings Flex Consumption rejects or ignores (the runtime lives in functionAppConfig). */
 const FLEX_FORBIDDEN_SETTINGS = [
@@ -161,7 +166,9 @@ const moduleFile = (module: Module): BicepFile =>
 beforeAll(async () => {
   files = await loadBicepFiles(INFRA, ROOT);
   main = byRel('infra/main.bicep');
-  settings = readSettingsModule(path.join(ROOT, 'shared/config/settings.ts'));
+  settings = ['settings.ts', 'notify-settings.ts'].flatMap((file) =>
+    readSettingsModule(path.join(ROOT, 'shared/config', file)),
+  );
 });
 
 describe('the Bicep files', () => {
@@ -496,7 +503,7 @@ describe('app settings', () => {
     const keys = appSettingKeys();
     const missing: string[] = [];
     for (const setting of settings) {
-      if (setting.name === 'PARTNER_CENTER_CLIENT_SECRET' || setting.kind === 'platform') {
+      if (LOCAL_ONLY_SECRETS.includes(setting.name) || setting.kind === 'platform') {
         expect(keys, `${setting.name} must not be set`).not.toContain(setting.name);
       } else if (setting.kind === 'connection') {
         expect(keys, `${setting.name} must be identity-based, not a connection string`).not.toContain(
@@ -549,6 +556,8 @@ describe('app settings', () => {
       'CALLER_AUTH_AUDIENCE',
       'CALLER_AUTH_TENANT_ID',
       'CALLER_AUTH_REQUIRED_ROLE',
+      'NOTIFY_ALLOWED_HOSTS',
+      'NOTIFY_WEBHOOK_URL',
     ]) {
       const variable = [...descendants(main.root, 'variable_declaration')].find((v) =>
         descendants(v, 'object_property').some((p) => namedChildren(p)[0]?.text === name),
