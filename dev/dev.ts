@@ -3,11 +3,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite } from './azurite.js';
-import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID, startSimulators } from './simulators/index.js';
+import {
+  DOCS_EXAMPLE_CUSTOMER_ID,
+  DOCS_EXAMPLE_TRACKING_ID,
+  parseThrottlingFlag,
+  startSimulators,
+} from './simulators/index.js';
 
 /**
  * `npm run dev`: Azurite (in memory), the Entra ID, Key Vault and Partner Center simulators (HTTPS
  * with a certificate generated now), and the function app, wired together with no Azure account.
+ *
+ * `npm run dev -- --throttle window:200/20` (or `bucket:10/50`) makes the Partner Center simulator
+ * throttle partner-wide from the start; `PUT`/`DELETE /_sim/throttling` change it while running.
  *
  * The function app runs as a child process — exactly `npm run serve` — because Node reads
  * NODE_EXTRA_CA_CERTS (how it trusts the simulators' certificate) only when a process starts.
@@ -16,11 +24,20 @@ import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID, startSimulators } f
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const appPort = Number(process.env.PORT ?? 7071);
 
+/** `--throttle <policy>` or `--throttle=<policy>`. */
+function throttlingFromArgs(argv: readonly string[]) {
+  const index = argv.findIndex((arg) => arg === '--throttle' || arg.startsWith('--throttle='));
+  if (index < 0) return undefined;
+  const arg = argv[index] as string;
+  return parseThrottlingFlag(arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : (argv[index + 1] ?? ''));
+}
+
 async function main(): Promise<void> {
+  const throttling = throttlingFromArgs(process.argv.slice(2));
   const stateDir = path.join(projectRoot, '.dev');
   mkdirSync(stateDir, { recursive: true });
 
-  const [azurite, sims] = await Promise.all([startAzurite(), startSimulators()]);
+  const [azurite, sims] = await Promise.all([startAzurite(), startSimulators({ throttling })]);
   const caFile = path.join(stateDir, 'local-ca.pem');
   writeFileSync(caFile, sims.tls.cert);
 
@@ -93,6 +110,7 @@ Local stand-ins (no Azure account needed):
   Entra ID simulator    ${sims.entra.url}
   Key Vault simulator   ${sims.keyVault.url}
   Partner Center sim.   ${sims.partnerCenter.url}   (admin API under /_sim/, see dev/simulators/partner-center.ts)
+  Partner-wide throttling: ${describeThrottling(sims.partnerCenter.throttling)} (npm run dev -- --throttle window:200/20)
 
 Try it:
   curl ${api}/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchjobstatus/${DOCS_EXAMPLE_TRACKING_ID}
@@ -104,6 +122,13 @@ Try it:
 
 Press Ctrl+C to stop everything.
 `;
+}
+
+function describeThrottling(policy: ReturnType<typeof throttlingFromArgs>): string {
+  if (!policy) return 'off';
+  return policy.kind === 'window'
+    ? `${policy.limit} requests per ${policy.windowSeconds} s window`
+    : `token bucket, ${policy.ratePerSecond}/s, bursts of ${policy.burst}`;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -1,6 +1,7 @@
 import { EntraSimulator } from './entra.js';
 import { KeyVaultSimulator } from './key-vault.js';
 import { PartnerCenterSimulator } from './partner-center.js';
+import type { ThrottlingPolicy } from './partner-throttle.js';
 import {
   type ClientCertificate,
   createClientCertificate,
@@ -36,6 +37,8 @@ export {
   DOCS_EXAMPLE_TRACKING_ID,
   PartnerCenterSimulator,
 } from './partner-center.js';
+export type { ThrottlingPolicy } from './partner-throttle.js';
+export { parseThrottlingFlag } from './partner-throttle.js';
 export type { ClientCertificate, TlsMaterial } from './tls.js';
 export { createClientCertificate, createLocalTlsCertificate } from './tls.js';
 
@@ -71,6 +74,8 @@ export interface StartSimulatorsOptions {
   secretName?: string;
   /** Clock for all three (epoch ms). Default `Date.now`. */
   now?: () => number;
+  /** Partner Center throttles partner-wide from the start (also later: `partnerCenter.throttle()`). */
+  throttling?: ThrottlingPolicy;
 }
 
 /** Credentials of an app registered in the Entra simulator. */
@@ -129,7 +134,13 @@ export async function startSimulators(options: StartSimulatorsOptions = {}): Pro
 
   const entra = new EntraSimulator({ tls, ...(now ? { now } : {}) });
   const keyVault = new KeyVaultSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
-  const partnerCenter = new PartnerCenterSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
+  const partnerCenter = new PartnerCenterSimulator({
+    tls,
+    entra,
+    tenantId,
+    ...(now ? { now } : {}),
+    ...(options.throttling ? { throttling: options.throttling } : {}),
+  });
   const stop = async () => {
     await Promise.all([partnerCenter.stop(), keyVault.stop(), entra.stop()]);
   };
