@@ -2,6 +2,9 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { CallerAuthenticator } from './auth/caller-auth.js';
+import { TableThrottleStore } from './budget/budget-table.js';
+import { pacedSweepReader } from './budget/paced-reader.js';
+import { PartnerBudget } from './budget/partner-budget.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
@@ -86,6 +89,20 @@ export class AppServices {
         maxConcurrentCalls: pc.maxConcurrentCalls,
         maxResponseBytes: pc.maxResponseBytes,
         onResponse: (info) => this.telemetryReporter.upstreamResponse(info),
+        onThrottled: (retryAfterMs, priority) => this.partnerBudget.throttled(retryAfterMs, priority),
+      });
+    });
+  }
+
+  /** Partner Center's partner-wide budget as this instance shares it (with the others, through storage). */
+  get partnerBudget(): PartnerBudget {
+    return this.once('partnerBudget', () => {
+      const { storage, budget } = this.settings;
+      return new PartnerBudget({
+        maxCallsPerMinute: budget.sweepMaxCallsPerMinute,
+        shared: storage.connection
+          ? TableThrottleStore.fromClients(this.storageClients, storage.tablePrefix)
+          : undefined,
       });
     });
   }
@@ -147,11 +164,13 @@ export class AppServices {
 
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
   sweeper(log?: SweepLog): Sweeper {
+    const { sweep } = this.settings;
     return new Sweeper({
       store: this.trackingStore,
       results: this.resultStore,
-      reader: this.partnerCenter,
-      settings: this.settings.sweep,
+      reader: pacedSweepReader(this.partnerCenter, this.partnerBudget, Date.now() + sweep.timeBudgetMs),
+      settings: sweep,
+      gate: this.partnerBudget,
       log,
     });
   }

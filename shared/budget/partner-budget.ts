@@ -45,6 +45,8 @@ export type CallPriority = 'caller' | 'sweep';
 
 /** Cut on a 429 when there is too little to learn from (and at most, otherwise). */
 const SWEEP_DECREASE = 0.7;
+/** The cut when the pace had just outgrown the budget. */
+const PROBE_DECREASE = 0.85;
 /** A caller meeting a 429 takes this much more of the sweep's share. */
 const CALLER_DECREASE = 0.8;
 /** Before the first 429 the pace grows by this fraction per success (finding the budget fast)… */
@@ -129,6 +131,21 @@ export class PartnerBudget {
     }
   }
 
+  /**
+   * Before the sweep claims work: waits out any Retry-After this or another instance received
+   * (read from shared storage first). False when it outlasts `deadlineMs` or on abort.
+   */
+  async whenClear(deadlineMs: number, abortSignal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (abortSignal?.aborted) return false;
+      await this.sync(this.syncIntervalMs);
+      const now = this.now();
+      if (this.throttledUntil <= now) return true;
+      if (this.throttledUntil >= deadlineMs) return false;
+      await this.sleep(Math.min(this.throttledUntil - now, this.syncIntervalMs), abortSignal);
+    }
+  }
+
   /** Takes the sweep's next call when it is due now (0), or says how many ms until it is. */
   takeTurn(): number {
     const now = this.now();
@@ -210,19 +227,22 @@ export class PartnerBudget {
   }
 
   /**
-   * A new throttling event. What this instance's sweep got through since it last resumed, spread
-   * over the time until Partner Center lets it go on, is what the partner's budget allowed it (for
-   * a fixed window, Retry-After is the rest of the window): the pace becomes a little less than
-   * that, and never more than a sharp cut of the current one.
+   * A new throttling event. While still probing (the pace growing fast from its start), the 429
+   * marks a pace just above the budget: a mild cut. Later, what this instance's sweep got through
+   * since it last resumed, spread over the time until Partner Center lets it go on, is what the
+   * partner's budget allowed it (for a fixed window, Retry-After is the rest of the window): the
+   * pace becomes a little less than that, and never more than a cut of the current one.
    */
   private learn(): void {
     const start = this.periodStart;
     const span = start === undefined ? 0 : this.throttledUntil - start;
     const allowed = span > 0 ? (this.periodSuccesses * 60_000) / span : 0;
-    this.rate =
-      this.periodSuccesses >= MIN_SAMPLE
-        ? clamp(Math.min(this.rate * 0.9, allowed * LEARNED_MARGIN), this.floor, this.ceiling)
-        : clamp(this.rate * SWEEP_DECREASE, this.floor, this.ceiling);
+    const next = this.probing
+      ? this.rate * PROBE_DECREASE
+      : this.periodSuccesses >= MIN_SAMPLE
+        ? Math.min(this.rate * PROBE_DECREASE, allowed * LEARNED_MARGIN)
+        : this.rate * SWEEP_DECREASE;
+    this.rate = clamp(next, this.floor, this.ceiling);
     this.probing = false;
     this.periodStart = undefined;
     this.periodSuccesses = 0;

@@ -48,6 +48,14 @@ export interface SweeperOptions {
   log?: SweepLog;
   /** Due index entries read per request. */
   pageSize?: number;
+  /** Partner Center's shared budget: consulted before each claim (see shared/budget). */
+  gate?: SweepGate;
+}
+
+/** Holds the sweep back while Partner Center throttles the partner (any instance's 429). */
+export interface SweepGate {
+  /** False when the pause outlasts `deadlineMs` (or on abort): the sweep stops claiming. */
+  whenClear(deadlineMs: number, abortSignal?: AbortSignal): Promise<boolean>;
 }
 
 export interface SweepRunOptions {
@@ -87,6 +95,7 @@ export class Sweeper {
   private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
   private readonly log?: SweepLog;
   private readonly pageSize: number;
+  private readonly gate?: SweepGate;
 
   constructor(options: SweeperOptions) {
     this.store = options.store;
@@ -98,6 +107,7 @@ export class Sweeper {
     this.sleep = options.sleep ?? defaultSleep;
     this.log = options.log;
     this.pageSize = options.pageSize ?? 100;
+    this.gate = options.gate;
   }
 
   async run(options: SweepRunOptions = {}): Promise<SweepReport> {
@@ -127,7 +137,8 @@ export class Sweeper {
     outer: for await (const page of this.store.dueEntries(start, { pageSize: this.pageSize })) {
       for (const entry of page) {
         while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        const stop = this.stopReason(state, reserved);
+        const held = (await this.gate?.whenClear(state.deadlineMs, options.abortSignal)) === false;
+        const stop = this.stopReason(state, reserved) ?? (held ? 'throttled' : undefined);
         if (stop) {
           state.stop ??= stop;
           state.report.stoppedEarly = true;

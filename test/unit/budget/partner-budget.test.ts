@@ -56,7 +56,7 @@ describe('PartnerBudget', () => {
 
     budget.throttled(7_000, 'sweep');
 
-    expect(budget.callsPerMinute).toBeCloseTo(420);
+    expect(budget.callsPerMinute).toBeCloseTo(510);
     expect(await budget.nextTurn(Number.POSITIVE_INFINITY)).toBe(true);
     expect(clock.time.now).toBe(before + 7_000);
   });
@@ -71,8 +71,25 @@ describe('PartnerBudget', () => {
     withCaller.throttled(5_000, 'sweep');
     withCaller.throttled(5_000, 'caller');
 
-    expect(sweepOnly.callsPerMinute).toBeCloseTo(420);
-    expect(withCaller.callsPerMinute).toBeCloseTo(336);
+    expect(sweepOnly.callsPerMinute).toBeCloseTo(510);
+    expect(withCaller.callsPerMinute).toBeCloseTo(408);
+  });
+
+  it("learns the partner's budget: what got through since resuming, over the time until Retry-After ends", async () => {
+    const clock = virtualTime();
+    const budget = new PartnerBudget({ maxCallsPerMinute: 600, initialCallsPerMinute: 600, ...clock });
+    budget.throttled(0, 'sweep'); // ends the fast probing
+    const start = clock.time.now;
+    for (let i = 0; i < 60; i++) {
+      await budget.nextTurn(Number.POSITIVE_INFINITY);
+      budget.sweepSucceeded();
+    }
+    const elapsed = clock.time.now - start;
+
+    budget.throttled(20_000 - elapsed, 'sweep'); // a 20 s window, spent
+
+    // 60 calls in 20 s: 180 a minute, less a 5% margin.
+    expect(budget.callsPerMinute).toBeCloseTo(171, 0);
   });
 
   it('gives up at once when the pause outlasts the deadline, and when aborted', async () => {
