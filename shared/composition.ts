@@ -15,8 +15,9 @@ import {
 } from './credentials/app-credential.js';
 import { DeepHealthCheck, probeTrackingStorage } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
-import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
+import { BatchStatusLookup, type LastKnownStatus } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
+import type { BatchKey } from './partner-center/model.js';
 import { StorageClients } from './storage/clients.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
@@ -119,6 +120,8 @@ export class AppServices {
             await stored.trackingStore.recordTerminal(key, details, new Date());
           },
         },
+        lastKnown: stored && { get: (key) => lastKnownStatus(stored.trackingStore, key) },
+        partnerThrottled: () => this.partnerBudget.isThrottled(),
       });
     });
   }
@@ -281,6 +284,21 @@ export class AppServices {
     this.cache.set(name, value);
     return value;
   }
+}
+
+/** A tracked batch's last stored status as a BatchUploadDetails (no devices: only results keep them). */
+async function lastKnownStatus(store: TrackingStore, key: BatchKey): Promise<LastKnownStatus | undefined> {
+  const record = await store.get(key);
+  if (!record?.upstreamStatus || !record.lastCheckedAt) return undefined;
+  return {
+    checkedAt: Date.parse(record.lastCheckedAt),
+    details: {
+      batchTrackingId: record.trackingId,
+      status: record.upstreamStatus,
+      ...(record.startedTime ? { startedTime: record.startedTime } : {}),
+      attributes: { objectType: 'BatchUploadDetails' },
+    },
+  };
 }
 
 let current: AppServices | undefined;

@@ -127,7 +127,13 @@ describe('PartnerBudget', () => {
     const clock = virtualTime();
     const store = memoryStore();
     let reads = 0;
-    const counted = { ...store, read: async () => (reads++, store.state) };
+    const counted = {
+      ...store,
+      read: async () => {
+        reads++;
+        return store.state;
+      },
+    };
     const budget = new PartnerBudget({
       maxCallsPerMinute: 600,
       shared: counted,
