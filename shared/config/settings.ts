@@ -41,9 +41,15 @@ export interface PartnerCenterSettings {
   maxResponseBytes: number;
 }
 
+export type PartnerCenterAuthMode = 'app' | 'app_user';
+
 export interface CredentialSettings {
+  /** `app`: client-credentials tokens. `app_user`: the secure application model (a rotating refresh token). */
+  authMode: PartnerCenterAuthMode;
   keyVaultUrl?: string;
   secretName: string;
+  /** `app_user` only: the Key Vault secret holding the refresh token (each rotated one is a new version). */
+  refreshTokenSecretName: string;
   /** Local development only; refused when running in Azure. */
   localClientSecret?: string;
   cacheTtlMs: number;
@@ -125,6 +131,9 @@ const positiveInt = (max: number) =>
     .int('must be a whole number')
     .positive('must be greater than 0')
     .max(max, `must be at most ${max}`);
+
+/** Key Vault secret names: 1-127 letters, digits and dashes. */
+const keyVaultSecretName = text.regex(/^[0-9A-Za-z-]{1,127}$/, 'must be 1-127 letters, digits and dashes');
 
 /** Six-field NCRONTAB (sec min hour day month day-of-week), as the Functions timer trigger expects. */
 const ncrontab = text.refine(
@@ -219,11 +228,21 @@ export function loadSettings(env: Environment = process.env): Settings {
   };
 
   const credential: CredentialSettings = {
+    authMode: withDefault({
+      name: 'PARTNER_CENTER_AUTH_MODE',
+      schema: z.enum(['app', 'app_user'], { error: "must be 'app' or 'app_user'" }),
+      fallback: 'app',
+    }),
     keyVaultUrl,
     secretName: withDefault({
       name: 'PARTNER_CENTER_SECRET_NAME',
       schema: text,
       fallback: 'partner-center-app-secret',
+    }),
+    refreshTokenSecretName: withDefault({
+      name: 'PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME',
+      schema: keyVaultSecretName,
+      fallback: 'partner-center-refresh-token',
     }),
     localClientSecret: runningInAzure ? undefined : localClientSecret,
     cacheTtlMs:
@@ -277,6 +296,12 @@ export function loadSettings(env: Environment = process.env): Settings {
         fallback: '30',
       }) * 60_000,
   };
+  if (credential.authMode === 'app_user' && credential.refreshTokenSecretName === credential.secretName) {
+    problems.push(
+      'PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME must differ from PARTNER_CENTER_SECRET_NAME: the refresh token and the app credential are separate secrets',
+    );
+  }
+
   if (sweep.initialBackoffMs > sweep.maxBackoffMs) {
     problems.push('SWEEP_INITIAL_BACKOFF_SECONDS must not exceed SWEEP_MAX_BACKOFF_SECONDS');
   }

@@ -138,9 +138,7 @@ export function problemFor(error: unknown, correlationId: string): Problem {
     return problem('notFound', { detail: error.message, correlationId });
   }
   if (isPartnerCenterError(error)) return upstreamProblem(error, correlationId);
-  if (error instanceof CredentialError) {
-    return problem('credentialUnavailable', { detail: error.message, correlationId });
-  }
+  if (error instanceof CredentialError) return credentialProblem(error, correlationId);
   if (error instanceof CallerAuthUnavailableError) {
     return problem('callerAuthUnavailable', {
       detail: `The app could not fetch Microsoft Entra ID signing keys to check your token. Retry after ${error.retryAfterSeconds} seconds.`,
@@ -188,12 +186,20 @@ function upstreamProblem(error: PartnerCenterError, correlationId: string): Prob
     case 'invalid_response':
       return withUpstream('upstreamInvalidResponse', error.message);
     case 'credential':
-      return problem('credentialUnavailable', { detail: error.message, correlationId });
+      return error.cause instanceof CredentialError
+        ? credentialProblem(error.cause, correlationId)
+        : problem('credentialUnavailable', { detail: error.message, correlationId });
     case 'http':
       if (error.statusCode === 404) {
         return withUpstream(
           'batchNotFound',
           'Partner Center has no batch with this tracking id for this customer (or it is not visible yet). Check both ids.',
+        );
+      }
+      if (error.isMissingMfa) {
+        return withUpstream(
+          'consentRequired',
+          "Partner Center refused the App+User token: the admin's sign-in behind the refresh token had no MFA, which Partner Center requires. An admin of the partner tenant must sign in again with MFA: run 'npm run consent' (README, \"App+User credentials\").",
         );
       }
       if (error.statusCode === 401 || error.statusCode === 403) {
@@ -204,6 +210,14 @@ function upstreamProblem(error: PartnerCenterError, correlationId: string): Prob
       }
       return withUpstream('upstreamError', `${error.message}. The caller did nothing wrong; retry later.`);
   }
+}
+
+/** The app's own credential failed: an admin's new consent (App+User), or an operator's fix. */
+function credentialProblem(error: CredentialError, correlationId: string): Problem {
+  return problem(error.stage === 'consent' ? 'consentRequired' : 'credentialUnavailable', {
+    detail: error.message,
+    correlationId,
+  });
 }
 
 function retryAfterSeconds(error: PartnerCenterError): number {

@@ -60,6 +60,11 @@ export const problemTypes = {
     title: 'The app could not obtain its Partner Center credential',
     status: 502,
   },
+  consentRequired: {
+    type: '/problems/consent-required',
+    title: 'An admin must consent again (App+User credential)',
+    status: 502,
+  },
   upstreamError: { type: '/problems/upstream-error', title: 'Partner Center failed', status: 502 },
   upstreamInvalidResponse: {
     type: '/problems/upstream-invalid-response',

@@ -1,6 +1,8 @@
+import type { AppUserCredentialEvent } from '../credentials/app-user-credential.js';
 import type { RequestFailure } from '../http/endpoint.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
+import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
 import type { SweepReport } from '../trackings/sweep.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -11,6 +13,7 @@ export const TelemetryNames = {
     trackingCompleted: 'TrackingCompleted',
     sweepCompleted: 'SweepCompleted',
     requestFailed: 'RequestFailed',
+    refreshToken: 'RefreshTokenRotation',
   },
   metrics: {
     upstreamLatency: 'UpstreamLatencyMs',
@@ -46,6 +49,17 @@ export interface TrackingOutcome {
  */
 export class TelemetryReporter {
   constructor(private readonly telemetry: Telemetry) {}
+
+  /**
+   * `TrackingRegistered` and `TrackingCompleted` from the tracking records' outcome observer: every
+   * final state but `cancelled` (a caller's decision, not an outcome), whoever wrote it.
+   */
+  readonly trackingOutcomes: TrackingOutcomeObserver = {
+    trackingRegistered: (record) => this.trackingRegistered(record),
+    trackingEnded: ({ record, at }) => {
+      if (record.state !== 'cancelled') this.trackingCompleted(record, at);
+    },
+  };
 
   trackingRegistered(record: TrackingRecord): void {
     this.telemetry.trackEvent(TelemetryNames.events.trackingRegistered, {
@@ -118,6 +132,16 @@ export class TelemetryReporter {
     if (info.status === 429 || info.failure === 'throttled') {
       this.telemetry.trackMetric(TelemetryNames.metrics.upstreamThrottled, 1, dimensions);
     }
+  }
+
+  /** App+User: a rotated refresh token written back (or not), or consent found missing. Never the token. */
+  refreshTokenEvent(event: AppUserCredentialEvent): void {
+    this.telemetry.trackEvent(TelemetryNames.events.refreshToken, {
+      outcome: event.kind,
+      attempts: 'attempts' in event ? String(event.attempts) : undefined,
+      version: 'version' in event ? event.version : undefined,
+      reason: 'reason' in event ? event.reason : undefined,
+    });
   }
 
   /** An HTTP call answered with a problem: counts by problem type and upstream code, for alerts. */

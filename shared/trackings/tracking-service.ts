@@ -11,10 +11,10 @@ import {
 } from './model.js';
 import type { ResultStore } from './result-store.js';
 import { parseBatchKey, parseRegistration } from './tracking-reference.js';
-import type { TrackingStore } from './tracking-store.js';
+import type { TrackingRepository } from './tracking-repository.js';
 
 export interface TrackingServiceOptions {
-  store: TrackingStore;
+  store: TrackingRepository;
   results: ResultStore;
   clock?: () => Date;
 }
@@ -29,7 +29,7 @@ export interface GetTrackingOptions {
  * fix are ValidationError (400) and TrackingNotFoundError (404); anything else is the service's fault.
  */
 export class TrackingService {
-  private readonly store: TrackingStore;
+  private readonly store: TrackingRepository;
   private readonly results: ResultStore;
   private readonly clock: () => Date;
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { TableThrottleStore } from '../../../shared/budget/budget-table.js';
 import { pacedSweepReader } from '../../../shared/budget/paced-reader.js';
@@ -73,7 +74,7 @@ function instance(storage: TestStorage, maxCallsPerMinute: number) {
   );
   const sweep = (settings: Partial<SweepSettings> = {}) =>
     new Sweeper({
-      store: storage.store,
+      scheduler: storage.scheduler,
       results: storage.results,
       reader: pacedSweepReader(
         client,
@@ -100,7 +101,7 @@ async function dueTrackings(storage: TestStorage, n: number): Promise<string[]> 
     nextCheckAt: new Date(clock.ms - 1000).toISOString(),
     checks: 0,
   }));
-  await storage.store.importRecords(records);
+  await importRecords(storage.records.tables, records);
   return records.map((r) => r.trackingId);
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { AppServices } from '../../../shared/composition.js';
 import { lookupResponse } from '../../../shared/lookup/batch-status-lookup.js';
@@ -30,7 +31,7 @@ beforeEach(() => resetSimulators(sims));
 async function trackedBatch(ageSeconds: number) {
   const batch = sims.partnerCenter.createBatch({ customerId: crypto.randomUUID(), statuses: ['processing'] });
   const now = Date.now();
-  await app.trackingStore.importRecords([
+  await importRecords(app.trackingRecords.tables, [
     {
       customerId: batch.customerId,
       trackingId: batch.trackingId,
