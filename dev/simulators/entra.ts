@@ -111,6 +111,14 @@ export interface EntraFailure {
   times?: number;
   /** Adds `Retry-After` (seconds). */
   retryAfterSeconds?: number;
+  /** Fails only this client's token requests (others, e.g. the vault's identity, are served). */
+  clientId?: string;
+}
+
+/** A token-endpoint outage of {@link EntraSimulator.failFor}: every matching request fails until it ends. */
+export interface EntraOutage extends Omit<EntraFailure, 'times'> {
+  /** How long the outage lasts from the call, in ms of the simulator's clock. */
+  durationMs: number;
 }
 
 /** Counters since start or the last `reset()`. */
@@ -181,7 +189,8 @@ export function accessTokenIssuer(tenantId: string): string {
 /**
  * The Microsoft Entra ID token endpoint simulator. See the module comment for the wire contract.
  * Its `url` is the authority host to give credentials (`authorityHost`, `AZURE_AUTHORITY_HOST`);
- * `failNext` fails token requests, `reset()` keeps registrations and the signing key.
+ * `failNext` fails token requests, `failFor` makes an outage of a given length, `reset()` keeps
+ * registrations and the signing key.
  */
 export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, EntraFailure> {
   /** `appid` used by {@link issueToken} when no client id is given. */
@@ -193,6 +202,8 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
   readonly #tokenLifetime: number;
   readonly #tenants = new Set<string>();
   readonly #apps = new Map<string, Registration>();
+  #outage: (EntraOutage & { endsAt: number }) | undefined;
+  #lastInjectedFailureAt: number | undefined;
   #signing: { privateKey: CryptoKey; publicKey: CryptoKey; jwk: JWK; kid: string } | undefined;
 
   constructor(options: EntraSimulatorOptions) {
@@ -200,12 +211,6 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
     this.#now = options.now ?? Date.now;
     this.#tokenLifetime = options.tokenLifetimeSeconds ?? 3599;
     this.users = new UserGrants(this.#now, options.userGrants);
-  }
-
-  /** Also clears the user grants' counters (their tokens and device codes stay). */
-  override reset(): void {
-    super.reset();
-    this.users.resetCounters();
   }
 
   /** Generates the signing key and listens on `port` (0 = any). Resolves with {@link url}. */
@@ -224,6 +229,30 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       };
     }
     return super.start(port);
+  }
+
+  /**
+   * Every matching token request fails for `durationMs` from now (an outage running for a while,
+   * unlike {@link failNext}'s counted failures). Returns the outage's end, in epoch ms of the
+   * simulator's clock. `reset()` ends it.
+   */
+  failFor(outage: EntraOutage): number {
+    const endsAt = this.#now() + outage.durationMs;
+    this.#outage = { ...outage, endsAt };
+    return endsAt;
+  }
+
+  /** When the last injected failure was answered, in epoch ms of the simulator's clock. */
+  get lastInjectedFailureAt(): number | undefined {
+    return this.#lastInjectedFailureAt;
+  }
+
+  /** Ends an outage and clears the counters, the user grants' too (their tokens and device codes stay). */
+  override reset(): void {
+    super.reset();
+    this.users.resetCounters();
+    this.#outage = undefined;
+    this.#lastInjectedFailureAt = undefined;
   }
 
   /** Makes a tenant known (registering an app does this too). */
@@ -432,9 +461,12 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
     bump(this.counts.tokenRequestsByClientId, clientId.toLowerCase());
     this.counts.tokenRequestsByGrant[grant]++;
 
-    const injected = this.takeFailure();
+    const appliesTo = (failure: EntraFailure) =>
+      failure.clientId === undefined || failure.clientId.toLowerCase() === clientId.toLowerCase();
+    const injected = this.takeFailure(appliesTo) ?? this.#ongoingOutage(appliesTo);
     if (injected) {
       this.counts.injectedFailures++;
+      this.#lastInjectedFailureAt = this.#now();
       return this.#fail(req, res, injectedError(injected.status), injected.retryAfterSeconds);
     }
 
@@ -602,6 +634,16 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       }),
       { ...traceHeaders(req), 'Cache-Control': 'no-store' },
     );
+  }
+
+  #ongoingOutage(appliesTo: (failure: EntraFailure) => boolean): EntraFailure | undefined {
+    const outage = this.#outage;
+    if (!outage) return undefined;
+    if (this.#now() >= outage.endsAt) {
+      this.#outage = undefined;
+      return undefined;
+    }
+    return appliesTo(outage) ? outage : undefined;
   }
 
   async #verifyAssertion(

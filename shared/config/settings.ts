@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { GUID_PATTERN } from '../partner-center/model.js';
+import { type NotifySettings, readNotifySettings } from './notify-settings.js';
 
 /**
  * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
@@ -15,9 +17,10 @@ export interface Settings {
   budget: { sweepMaxCallsPerMinute: number };
   telemetry: TelemetrySettings;
   callerAuth: CallerAuthSettings;
+  notify: NotifySettings;
   /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
   runningInAzure: boolean;
-  /** True when Key Vault or the token authority is a loopback stand-in (DESIGN.md's loopback rule). */
+  /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
   loopbackCloud: boolean;
 }
 
@@ -116,10 +119,7 @@ const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 const text = z.string().trim().min(1);
-const guid = z
-  .string()
-  .trim()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const guid = z.string().trim().regex(GUID_PATTERN, 'must be a GUID');
 const httpsUrl = z
   .string()
   .trim()
@@ -141,11 +141,7 @@ const ncrontab = text.refine(
   'must be an NCRONTAB expression with six fields',
 );
 
-interface Field<T> {
-  name: string;
-  schema: z.ZodType<T>;
-  fallback?: string;
-}
+type Field<T> = { name: string; schema: z.ZodType<T>; fallback?: string };
 
 /** Reads settings from an environment (process.env by default); throws SettingsError listing every bad setting. */
 export function loadSettings(env: Environment = process.env): Settings {
@@ -325,6 +321,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
   }
 
+  const notify = readNotifySettings(read, problems, runningInAzure, storage.connection);
   if (problems.length > 0) throw new SettingsError(problems);
 
   return {
@@ -335,6 +332,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     budget: { sweepMaxCallsPerMinute },
     telemetry,
     callerAuth,
+    notify,
     runningInAzure,
     loopbackCloud: isLoopback(keyVaultUrl) || isLoopback(authorityHost),
   };
@@ -420,6 +418,6 @@ function isLoopback(url: string | undefined): boolean {
 
 /** Names a bad value without echoing anything that could be a secret. */
 function describe(name: string, raw: string): string {
-  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD/i.test(name)) return 'a value that is not shown';
+  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD|WEBHOOK/i.test(name)) return 'a value that is not shown';
   return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
 }

@@ -85,7 +85,7 @@ export interface AppCredentialOptions {
   /** How long vault material is trusted before it is read again. */
   cacheTtlMs: number;
   authorityHost?: string;
-  /** Loopback stand-ins have no instance-discovery endpoint (DESIGN.md's loopback rule). */
+  /** Loopback stand-ins have no instance-discovery endpoint (docs/design.md, "Local stand-ins"). */
   disableInstanceDiscovery?: boolean;
   now?: () => number;
 }

@@ -1,14 +1,13 @@
-import { RequestError } from '../http/endpoint.js';
-import type { HttpResult } from '../http/problem.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchKey,
   type BatchStatusReader,
   type BatchStatusResponse,
   type BatchUploadDetails,
-  isGuid,
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
+import { ValidationError } from '../trackings/errors.js';
+import { parseBatchKey } from '../trackings/tracking-reference.js';
 
 /** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
 export type ResultSource = 'live' | 'storage' | 'memory' | 'stale';
@@ -72,7 +71,8 @@ export interface BatchStatusLookupOptions {
   liveHintEntries?: number;
   /** Epoch ms; tests control it. */
   now?: () => number;
-  onWriteThroughFailure?: (error: unknown) => void;
+  /** A terminal live answer could not be stored; the caller still gets it (see docs/design.md). */
+  onWriteThroughFailure?: (failure: WriteThroughFailure) => void;
   /** For `max-stale`: tracked batches' last stored statuses. */
   lastKnown?: LastKnownStatuses;
   /**
@@ -82,8 +82,15 @@ export interface BatchStatusLookupOptions {
   partnerThrottled?: () => boolean;
 }
 
+export interface WriteThroughFailure {
+  key: BatchKey;
+  /** The lookup's correlation id, as the caller and Partner Center saw it. */
+  correlationId?: string;
+  error: unknown;
+}
+
 /**
- * The live lookup of DESIGN.md: terminal results are immutable, so once known they are served
+ * The live lookup (docs/design.md, "A lookup"): terminal results are immutable, so once known they are served
  * from memory or storage without asking Partner Center again, unless the caller asks to refresh.
  */
 export class BatchStatusLookup {
@@ -109,7 +116,10 @@ export class BatchStatusLookup {
   }
 
   async lookup(customerId: string | undefined, trackingId: string | undefined, options: LookupOptions = {}) {
-    const key = parseBatchKey(customerId, trackingId);
+    // Both ids must be GUIDs: anything else is a 400 that costs nothing upstream.
+    const parsed = parseBatchKey(customerId, trackingId);
+    if (!parsed.ok) throw new ValidationError(parsed.problems);
+    const key = parsed.value;
     if (!options.refresh) {
       const remembered = this.remembered(key);
       if (remembered) return { details: remembered, source: 'memory', terminal: true } satisfies LookupResult;
@@ -142,7 +152,7 @@ export class BatchStatusLookup {
     if (terminal) {
       this.liveHints.delete(memoryKey(key));
       this.remember(key, live.details);
-      await this.writeThrough(key, live.details);
+      await this.writeThrough(key, live.details, options.correlationId);
     } else {
       this.hintLive(key);
     }
@@ -164,13 +174,17 @@ export class BatchStatusLookup {
     return { details: known.details, source: 'stale', terminal: false, ageSeconds };
   }
 
-  private async writeThrough(key: BatchKey, details: BatchUploadDetails): Promise<void> {
+  private async writeThrough(
+    key: BatchKey,
+    details: BatchUploadDetails,
+    correlationId?: string,
+  ): Promise<void> {
     if (!this.options.writeThrough) return;
     try {
       await this.options.writeThrough.recordTerminal(key, details);
     } catch (error) {
       // The caller still gets the live answer; the sweep will store the result on its next pass.
-      this.options.onWriteThroughFailure?.(error);
+      this.options.onWriteThroughFailure?.({ key, correlationId, error });
     }
   }
 
@@ -221,51 +235,6 @@ function isOutage(error: unknown): boolean {
   if (!isPartnerCenterError(error)) return false;
   if (error.failure === 'http') return (error.statusCode ?? 0) >= 500;
   return error.failure === 'throttled' || error.failure === 'network' || error.failure === 'timeout';
-}
-
-/**
- * `max-stale` of a request's Cache-Control, in seconds: Infinity without a value (any age), the
- * value (token or quoted) otherwise; `undefined` when absent or malformed (then no stale answer).
- */
-export function maxStaleOf(cacheControl: string | null | undefined): number | undefined {
-  if (!cacheControl) return undefined;
-  for (const directive of cacheControl.split(',')) {
-    const [name, ...rest] = directive.split('=');
-    if (name?.trim().toLowerCase() !== 'max-stale') continue;
-    if (rest.length === 0) return Number.POSITIVE_INFINITY;
-    const value = rest
-      .join('=')
-      .trim()
-      .replace(/^"(.*)"$/, '$1');
-    return /^\d+$/.test(value) ? Number(value) : undefined;
-  }
-  return undefined;
-}
-
-/** Both ids must be GUIDs: anything else is a 400 that costs nothing upstream. */
-export function parseBatchKey(customerId: string | undefined, trackingId: string | undefined): BatchKey {
-  const errors: string[] = [];
-  if (!customerId || !isGuid(customerId)) errors.push('customerId must be a GUID (the customer tenant id)');
-  if (!trackingId || !isGuid(trackingId))
-    errors.push("trackingId must be a GUID (from the upload's Location header)");
-  if (errors.length > 0) throw new RequestError('invalidRequest', errors.join('; '), errors);
-  return { customerId: customerId!.toLowerCase(), trackingId: trackingId!.toLowerCase() };
-}
-
-/** The HTTP answer for a lookup: the upstream body unchanged, plus where it came from. */
-export function lookupResponse(result: LookupResult): HttpResult {
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'X-Result-Source': result.source,
-    // Terminal answers never change; anything else may change on the next poll.
-    'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
-  };
-  if (result.ageSeconds !== undefined) headers.Age = String(result.ageSeconds);
-  if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
-  if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
-  return result.rawBody
-    ? { status: 200, headers, body: result.rawBody }
-    : { status: 200, headers, jsonBody: result.details };
 }
 
 function memoryKey(key: BatchKey): string {

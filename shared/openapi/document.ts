@@ -5,6 +5,7 @@ import { livenessReportSchema } from '../health/liveness-schema.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemKind, problem, problemTypes } from '../http/problem.js';
 import { problemSchema } from '../http/problem-schema.js';
 import { MAX_JSON_BODY_BYTES } from '../http/request-body.js';
+import { completionEventSchema } from '../notifications/completion-event.js';
 import { batchUploadDetailsSchema, deviceUploadDetailsSchema } from '../partner-center/model.js';
 import {
   listTrackingsQuerySchema,
@@ -40,6 +41,7 @@ import type {
   ResponseObject,
   SecurityRequirement,
 } from './objects.js';
+import { completionWebhooks } from './webhooks.js';
 
 /**
  * The app's OpenAPI 3.1 document. Every JSON body is described by the zod schema the code uses
@@ -73,6 +75,7 @@ export const documentedSchemas: readonly NamedSchema[] = [
   named(openApiDocumentSchema, 'output'),
   named(registerTrackingBodySchema, 'input'),
   named(listTrackingsQuerySchema, 'input'),
+  named(completionEventSchema, 'output'),
 ];
 
 const idOf = (schema: z.ZodType): string => {
@@ -398,6 +401,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       '/health/deep': { get: getDeepHealth },
       '/openapi.json': { get: getOpenApiDocument },
     },
+    webhooks: completionWebhooks(ref),
     components: {
       schemas,
       securitySchemes: {

@@ -17,6 +17,7 @@ import {
   userAgentPolicy,
 } from '@azure/core-rest-pipeline';
 import { CredentialError } from '../credentials/app-credential.js';
+import { withoutUndefined } from '../objects/without-undefined.js';
 import { PartnerCenterError, saysMfaMissing } from './errors.js';
 import {
   type BatchStatusReader,
@@ -106,7 +107,7 @@ export class PartnerCenterClient implements BatchStatusReader {
   ) {
     this.settings = {
       ...DEFAULTS,
-      ...definedOnly({
+      ...withoutUndefined({
         scope: options.scope,
         locale: options.locale,
         applicationName: options.applicationName,
@@ -412,12 +413,4 @@ function parseErrorBody(text: string | undefined): UpstreamErrorBody {
 function describeNetworkError(error: unknown): string {
   if (error instanceof RestError) return error.code ? `${error.code}: ${error.message}` : error.message;
   return error instanceof Error ? error.message : String(error);
-}
-
-function definedOnly<T extends Record<string, unknown>>(
-  values: T,
-): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<{
-    [K in keyof T]: Exclude<T[K], undefined>;
-  }>;
 }

@@ -1,6 +1,6 @@
 import type { AppUserCredentialEvent } from '../credentials/app-user-credential.js';
-import type { RequestFailure } from '../http/endpoint.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
+import type { BatchKey } from '../partner-center/model.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
 import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
 import type { SweepReport } from '../trackings/sweep.js';
@@ -14,6 +14,7 @@ export const TelemetryNames = {
     sweepCompleted: 'SweepCompleted',
     requestFailed: 'RequestFailed',
     refreshToken: 'RefreshTokenRotation',
+    writeThroughFailed: 'WriteThroughFailed',
   },
   metrics: {
     upstreamLatency: 'UpstreamLatencyMs',
@@ -31,6 +32,15 @@ export interface DueBacklog {
   capped: boolean;
   /** How long the longest-waiting due tracking has been due; 0 when none is. */
   oldestPendingAgeSeconds: number;
+}
+
+/** A request answered with a problem, as telemetry counts it. */
+export interface RequestFailure {
+  functionName?: string;
+  status: number;
+  problemType: string;
+  upstreamStatus?: number;
+  upstreamCode?: string;
 }
 
 /** A tracking that reached a final outcome, as far as telemetry needs to know it. */
@@ -141,6 +151,19 @@ export class TelemetryReporter {
       attempts: 'attempts' in event ? String(event.attempts) : undefined,
       version: 'version' in event ? event.version : undefined,
       reason: 'reason' in event ? event.reason : undefined,
+    });
+  }
+
+  /**
+   * A live lookup's terminal answer could not be written through to tracking storage: the caller
+   * got its answer, the sweep stores the result on its next pass. Counted, with the error's name only.
+   */
+  writeThroughFailed(failure: { key: BatchKey; correlationId?: string; error: unknown }): void {
+    this.telemetry.trackEvent(TelemetryNames.events.writeThroughFailed, {
+      customerId: failure.key.customerId,
+      trackingId: failure.key.trackingId,
+      correlationId: failure.correlationId,
+      error: failure.error instanceof Error ? failure.error.name : 'unknown',
     });
   }
 

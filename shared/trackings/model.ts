@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { deviceUploadDetailsSchema, GUID_PATTERN } from '../partner-center/model.js';
+import { deviceUploadDetailsSchema, GUID_PATTERN, LOWER_CASE_GUID_PATTERN } from '../partner-center/model.js';
 
 /**
- * The public shape of a tracking (DESIGN.md, "Tracking API shapes"). These schemas are the single
+ * The public shape of a tracking (docs/design.md, "Contracts"). These schemas are the single
  * description of the API's JSON: the HTTP adapter answers with them and the OpenAPI document is
  * generated from them (`z.toJSONSchema`), so they are named, exported and described.
  */
@@ -17,19 +17,6 @@ export const TRACKING_STATES = [
 ] as const;
 export type TrackingState = (typeof TRACKING_STATES)[number];
 
-/** States after which the sweep never looks at a tracking again. */
-export const FINAL_TRACKING_STATES: readonly TrackingState[] = [
-  'finished',
-  'finished_with_errors',
-  'expired',
-  'not_found',
-  'cancelled',
-];
-
-export function isFinalTrackingState(state: TrackingState): boolean {
-  return state !== 'pending';
-}
-
 export const MAX_LABEL_LENGTH = 200;
 /** Longest Location / status link accepted; a real one is about 110 characters. */
 export const MAX_LOCATION_LENGTH = 2048;
@@ -37,10 +24,7 @@ export const DEFAULT_LIST_TOP = 50;
 export const MAX_LIST_TOP = 200;
 
 const isoTime = z.iso.datetime().describe('ISO 8601 UTC time');
-const guid = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
-  .describe('GUID, lower case');
+const guid = z.string().regex(LOWER_CASE_GUID_PATTERN).describe('GUID, lower case');
 
 export const trackingStateSchema = z
   .enum(TRACKING_STATES)
@@ -94,6 +78,53 @@ export const trackingErrorSchema = z
   .describe('The last failed check; cleared by the next successful one')
   .meta({ id: 'TrackingError' });
 
+export const NOTIFICATION_STATES = ['pending', 'delivered', 'failed'] as const;
+export const RECEIVER_STATES = ['pending', 'delivered', 'failed', 'unsubscribed'] as const;
+/** Webhook URLs one tracking may have (re-registering with a new URL adds one). */
+export const MAX_NOTIFY_URLS = 5;
+
+export const notificationReceiverSchema = z
+  .object({
+    url: z
+      .string()
+      .optional()
+      .describe("A webhook this tracking registered; absent for the service's own NOTIFY_WEBHOOK_URL"),
+    state: z
+      .enum(RECEIVER_STATES)
+      .describe('`unsubscribed`: the receiver answered 410 Gone and is not called again'),
+    attempts: z.number().int().nonnegative(),
+    deliveredAt: isoTime.optional(),
+    lastError: z.string().optional().describe('Why the last attempt failed (status or network error)'),
+  })
+  .meta({ id: 'NotificationReceiver' });
+
+export const notificationStatusSchema = z
+  .object({
+    state: z
+      .enum(NOTIFICATION_STATES)
+      .describe(
+        '`pending` until every receiver got the event or gave up; then `delivered` when all got it, else `failed`',
+      ),
+    attempts: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Delivery attempts so far (the most any receiver took)'),
+    deliveredAt: isoTime.optional().describe('When the last receiver got the event'),
+    lastError: z.string().optional(),
+    eventId: z
+      .string()
+      .optional()
+      .describe('The completion event id (`webhook-id`), once the tracking ended; the same on every attempt'),
+    createdAt: isoTime.optional().describe("The event's `time`: when the tracking ended"),
+    queuedAt: isoTime.optional().describe('When the deliveries were queued'),
+    receivers: z.array(notificationReceiverSchema),
+  })
+  .describe('Where the completion webhook stands (present when the tracking has a receiver)')
+  .meta({ id: 'NotificationStatus' });
+export type NotificationStatus = z.infer<typeof notificationStatusSchema>;
+export type NotificationReceiver = z.infer<typeof notificationReceiverSchema>;
+
 export const trackingRecordSchema = z
   .object({
     customerId: guid.describe("The customer's Microsoft Entra tenant id (lower case)"),
@@ -109,6 +140,7 @@ export const trackingRecordSchema = z
     completedTime: isoTime.optional().describe("The batch's completion time as Partner Center reported it"),
     lastError: trackingErrorSchema.optional(),
     summary: batchSummarySchema.optional().describe('Present once the batch reached a terminal status'),
+    notification: notificationStatusSchema.optional(),
   })
   .meta({ id: 'Tracking' });
 export type TrackingRecord = z.infer<typeof trackingRecordSchema>;
@@ -150,6 +182,18 @@ const locationField = z
   .describe(
     "The upload call's Location value: `/customers/{customerId}/batchJobStatus/{trackingId}`, relative or absolute, with or without `/v1`, any case",
   );
+const notifyField = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .describe(
+        'https URL without credentials, on a host allowed by NOTIFY_ALLOWED_HOSTS; it receives one signed CloudEvent when the tracking ends',
+      ),
+  })
+  .optional()
+  .describe('Ask for a webhook when the tracking ends; registering again with another URL adds it')
+  .meta({ id: 'NotifyRequest' });
 const statusLinkSchema = z
   .union([locationField, z.object({ uri: locationField, method: z.string().optional() }).loose()])
   .meta({ id: 'StatusLink' });
@@ -159,11 +203,12 @@ export const registerByIdsSchema = z
     customerId: z.string().describe('Customer tenant id (GUID)'),
     trackingId: z.string().describe('Batch tracking id (GUID)'),
     label: labelField,
+    notify: notifyField,
   })
   .meta({ id: 'RegisterTrackingByIds' });
 
 export const registerByLocationSchema = z
-  .object({ location: locationField, label: labelField })
+  .object({ location: locationField, label: labelField, notify: notifyField })
   .meta({ id: 'RegisterTrackingByLocation' });
 
 /**
@@ -180,6 +225,7 @@ export const registerByStatusLinkSchema = z
       .optional()
       .describe('Partner Center resource links; one must point at batchJobStatus'),
     label: labelField,
+    notify: notifyField,
   })
   .meta({ id: 'RegisterTrackingByStatusLink' });
 

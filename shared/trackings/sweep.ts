@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SweepSettings } from '../config/settings.js';
-import { describeError } from '../describe-error.js';
+import { describeError } from '../diagnostics/describe-error.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchStatusReader,

@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { withoutUndefined } from '../objects/without-undefined.js';
 import type { BatchKey } from '../partner-center/model.js';
 import {
   batchSummarySchema,
+  notificationStatusSchema,
   TRACKING_STATES,
   type TrackingRecord,
   type TrackingState,
@@ -108,6 +110,7 @@ export function toRecordEntity(stored: Omit<StoredTracking, 'etag'>): RecordEnti
     completedTime: record.completedTime,
     lastError: record.lastError && JSON.stringify(record.lastError),
     summary: record.summary && JSON.stringify(record.summary),
+    notification: record.notification && JSON.stringify(record.notification),
     resultBlob: stored.resultBlob,
     firstNotFoundAt: stored.firstNotFoundAt,
     cancelledAt: stored.cancelledAt,
@@ -145,6 +148,7 @@ const entitySchema = z.object({
   completedTime: isoTime.optional(),
   lastError: z.string().optional(),
   summary: z.string().optional(),
+  notification: z.string().optional(),
   resultBlob: z.string().optional(),
   firstNotFoundAt: isoTime.optional(),
   cancelledAt: isoTime.optional(),
@@ -173,6 +177,10 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
   const summary = parseJson(e.summary, batchSummarySchema);
   if (lastError instanceof Error) throw new CorruptTrackingError(key, `lastError is ${lastError.message}`);
   if (summary instanceof Error) throw new CorruptTrackingError(key, `summary is ${summary.message}`);
+  const notification = parseJson(e.notification, notificationStatusSchema);
+  if (notification instanceof Error) {
+    throw new CorruptTrackingError(key, `notification is ${notification.message}`);
+  }
   const record: TrackingRecord = {
     customerId: e.partitionKey,
     trackingId: e.rowKey,
@@ -187,6 +195,7 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
     completedTime: e.completedTime,
     lastError,
     summary,
+    notification,
   };
   return withoutUndefined({
     record: withoutUndefined(record),
@@ -195,11 +204,6 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
     firstNotFoundAt: e.firstNotFoundAt,
     cancelledAt: e.cancelledAt,
   });
-}
-
-/** Drops undefined fields so a record serialises exactly as the public schema describes. */
-export function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**
@@ -213,8 +217,4 @@ export function normalizeUpstreamTime(value: string | undefined): string | undef
   const ms = Date.parse(zoned);
   if (Number.isNaN(ms) || new Date(ms).getUTCFullYear() < 1970) return undefined;
   return new Date(ms).toISOString();
-}
-
-export function isTrackingState(value: string): value is TrackingState {
-  return (TRACKING_STATES as readonly string[]).includes(value);
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { AppServices } from '../../../shared/composition.js';
-import { lookupResponse } from '../../../shared/lookup/batch-status-lookup.js';
+import { lookupResponse } from '../../../shared/http/responses.js';
 import {
   startSimulatorsForHandlers,
   trackingStorageSettings,
