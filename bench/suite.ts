@@ -7,6 +7,8 @@ import { round } from './load.js';
 import { type ColdStartSizes, measureColdStart } from './measures/cold-start.js';
 import { type LookupSizes, measureLookups } from './measures/lookup.js';
 import { measureNotifications, type NotificationSizes } from './measures/notifications.js';
+import { measureRetention, type RetentionSizes } from './measures/retention.js';
+import { type BudgetSizes, measureSharedBudget } from './measures/shared-budget.js';
 import {
   measureSweepHistory,
   measureSweepMemory,
@@ -17,7 +19,7 @@ import { describeMachine, formatMs, formatTable, type Row, writeResults } from '
 
 export interface SuiteOptions {
   smoke: boolean;
-  /** Measure groups to run (P1…P7); all when empty. */
+  /** Measure groups to run (P1…P8); all when empty. */
   only: string[];
   projectRoot: string;
 }
@@ -27,7 +29,22 @@ interface Sizes {
   sweep: SweepSizes;
   coldStart: ColdStartSizes;
   notifications: NotificationSizes;
+  budget: BudgetSizes;
+  retention: RetentionSizes;
 }
+
+const BUDGET_POLICIES: BudgetSizes['policies'] = [
+  {
+    name: 'a 200-per-20-s window',
+    policy: { kind: 'window', limit: 200, windowSeconds: 20 },
+    ratePerSecond: 10,
+  },
+  {
+    name: 'a 10/s token bucket (bursts of 50)',
+    policy: { kind: 'bucket', ratePerSecond: 10, burst: 50 },
+    ratePerSecond: 10,
+  },
+];
 
 const MB = 1024 * 1024;
 
@@ -72,6 +89,9 @@ const FULL: Sizes = {
   },
   coldStart: { repetitions: 7 },
   notifications: { completions: 1000, repetitions: 3 },
+  // 400 at 10/s: 40 s ideal a run, four runs.
+  budget: { trackings: 400, policies: BUDGET_POLICIES, instances: [1, 2] },
+  retention: { lookups: 20_000, concurrency: 16, sampleEvery: 1000, maxOldSpaceMb: 128 },
 };
 
 /** Tiny sizes for CI: every code path runs, no target is enforced. */
@@ -95,6 +115,8 @@ const SMOKE: Sizes = {
   },
   coldStart: { repetitions: 2 },
   notifications: { completions: 50, repetitions: 1 },
+  budget: { trackings: 40, policies: BUDGET_POLICIES, instances: [1, 2] },
+  retention: { lookups: 2000, concurrency: 16, sampleEvery: 500, maxOldSpaceMb: 128 },
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -129,10 +151,12 @@ export async function runSuite(tls: TlsMaterial, options: SuiteOptions): Promise
   };
   try {
     await attempt(['P1', 'P2', 'P3'], () => measureLookups(lab, sizes.lookup, log));
+    await attempt(['P1'], () => measureRetention(lab, sizes.retention, log));
     await attempt(['P4'], () => measureSweepThroughput(lab, sizes.sweep.p4, log));
     await attempt(['P5'], () => measureSweepHistory(lab, sizes.sweep.p5, log));
     await attempt(['P6'], () => measureColdStart(lab, options.projectRoot, sizes.coldStart, log));
     await attempt(['P7'], () => measureSweepMemory(lab, sizes.sweep.p7, log));
+    await attempt(['P8'], () => measureSharedBudget(lab, sizes.budget, log));
     await attempt(['P9'], () => measureNotifications(lab, tls, sizes.notifications, log));
   } finally {
     await lab.stop();

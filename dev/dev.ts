@@ -4,12 +4,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite } from './azurite.js';
-import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID, startSimulators } from './simulators/index.js';
+import {
+  DOCS_EXAMPLE_CUSTOMER_ID,
+  DOCS_EXAMPLE_TRACKING_ID,
+  parseThrottlingFlag,
+  startSimulators,
+} from './simulators/index.js';
 import { type ReceivedWebhook, startWebhookReceiver } from './webhook-receiver.js';
 
 /**
  * `npm run dev`: Azurite (in memory), the Entra ID, Key Vault and Partner Center simulators (HTTPS
  * with a certificate generated now), and the function app, wired together with no Azure account.
+ *
+ * `npm run dev -- --throttle window:200/20` (or `bucket:10/50`) makes the Partner Center simulator
+ * throttle partner-wide from the start; `PUT`/`DELETE /_sim/throttling` change it while running.
  *
  * The function app runs as a child process — exactly `npm run serve` — because Node reads
  * NODE_EXTRA_CA_CERTS (how it trusts the simulators' certificate) only when a process starts.
@@ -18,7 +26,16 @@ import { type ReceivedWebhook, startWebhookReceiver } from './webhook-receiver.j
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const appPort = Number(process.env.PORT ?? 7071);
 
+/** `--throttle <policy>` or `--throttle=<policy>`. */
+function throttlingFromArgs(argv: readonly string[]) {
+  const index = argv.findIndex((arg) => arg === '--throttle' || arg.startsWith('--throttle='));
+  if (index < 0) return undefined;
+  const arg = argv[index] as string;
+  return parseThrottlingFlag(arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : (argv[index + 1] ?? ''));
+}
+
 async function main(): Promise<void> {
+  const throttling = throttlingFromArgs(process.argv.slice(2));
   const stateDir = path.join(projectRoot, '.dev');
   mkdirSync(stateDir, { recursive: true });
 
@@ -30,10 +47,11 @@ async function main(): Promise<void> {
     startSimulators(
       appUser
         ? {
+            throttling,
             appUser: { consented: false },
             userGrants: { autoApprove: { mfa: true }, deviceCodeIntervalSeconds: 1 },
           }
-        : {},
+        : { throttling },
     ),
   ]);
   // Completion webhooks: a local HTTPS receiver (same certificate) that verifies each signature.
@@ -121,6 +139,7 @@ Local stand-ins (no Azure account needed):
   Key Vault simulator   ${sims.keyVault.url}
   Partner Center sim.   ${sims.partnerCenter.url}   (admin API under /_sim/, see dev/simulators/partner-center.ts)
   Webhook receiver      ${input.receiver}   (verifies signatures, prints each event)
+  Partner-wide throttling: ${describeThrottling(sims.partnerCenter.throttling)} (npm run dev -- --throttle window:200/20)
 
 Try it:
   curl ${api}/customers/${DOCS_EXAMPLE_CUSTOMER_ID}/batchjobstatus/${DOCS_EXAMPLE_TRACKING_ID}
@@ -151,6 +170,13 @@ function describeDelivery(delivery: ReceivedWebhook): string {
   if (!delivery.event) return `\nWebhook ${id}: signature did NOT verify (answered ${delivery.status})\n`;
   const data = delivery.event.data as { state?: string; summary?: { devices?: number } };
   return `\nWebhook ${id} (signature verified): ${delivery.event.type} ${delivery.event.subject} → ${data.state} (${data.summary?.devices ?? 0} devices)\n${JSON.stringify(delivery.event, null, 2)}\n`;
+}
+
+function describeThrottling(policy: ReturnType<typeof throttlingFromArgs>): string {
+  if (!policy) return 'off';
+  return policy.kind === 'window'
+    ? `${policy.limit} requests per ${policy.windowSeconds} s window`
+    : `token bucket, ${policy.ratePerSecond}/s, bursts of ${policy.burst}`;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

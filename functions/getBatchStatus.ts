@@ -8,7 +8,7 @@ export async function getBatchStatus(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { services, runHttpEndpoint, lookupResponse } = await domain();
+  const { services, runHttpEndpoint, lookupResponse, maxStaleOf } = await domain();
   return runHttpEndpoint(
     request,
     context,
@@ -19,6 +19,7 @@ export async function getBatchStatus(
         {
           refresh: request.query.get('refresh') === 'true',
           correlationId,
+          maxStaleSeconds: maxStaleOf(request.headers.get('cache-control')),
         },
       );
       return lookupResponse(result);

@@ -158,6 +158,9 @@ param sweepTimeBudgetSeconds int = 480
 @description('SWEEP_MAX_TRACKINGS_PER_RUN: most trackings one sweep claims.')
 param sweepMaxTrackingsPerRun int = 20000
 
+@description('SWEEP_MAX_CALLS_PER_MINUTE: ceiling of the sweep\'s adaptive pace of Partner Center calls.')
+param sweepMaxCallsPerMinute int = 600
+
 @description('SWEEP_LEASE_SECONDS: how long a claim keeps other sweeps off a tracking.')
 param sweepLeaseSeconds int = 600
 
@@ -295,6 +298,7 @@ var baseAppSettings = {
   SWEEP_CONCURRENCY: string(sweepConcurrency)
   SWEEP_TIME_BUDGET_SECONDS: string(sweepTimeBudgetSeconds)
   SWEEP_MAX_TRACKINGS_PER_RUN: string(sweepMaxTrackingsPerRun)
+  SWEEP_MAX_CALLS_PER_MINUTE: string(sweepMaxCallsPerMinute)
   SWEEP_LEASE_SECONDS: string(sweepLeaseSeconds)
   SWEEP_INITIAL_BACKOFF_SECONDS: string(sweepInitialBackoffSeconds)
   SWEEP_MAX_BACKOFF_SECONDS: string(sweepMaxBackoffSeconds)

@@ -7,6 +7,7 @@
 export { services } from './composition.js';
 export { deepHealthRedirect, deepHealthResult, wantsDeepHealth } from './health/deep-health.js';
 export { livenessReport } from './health/liveness.js';
+export { maxStaleOf } from './http/cache-control.js';
 export { RequestError, runHttpEndpoint } from './http/endpoint.js';
 export { readJsonBody } from './http/request-body.js';
 export { lookupResponse, trackingResponse } from './http/responses.js';

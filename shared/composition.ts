@@ -2,6 +2,9 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { CallerAuthenticator } from './auth/caller-auth.js';
+import { TableThrottleStore } from './budget/budget-table.js';
+import { pacedSweepReader } from './budget/paced-reader.js';
+import { PartnerBudget } from './budget/partner-budget.js';
 import { notificationsEnabled } from './config/notify-settings.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
@@ -17,7 +20,7 @@ import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
 import { describeError } from './diagnostics/describe-error.js';
 import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
-import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
+import { BatchStatusLookup, type LastKnownStatus } from './lookup/batch-status-lookup.js';
 import { QueueingNotifier } from './notifications/completion-notifier.js';
 import { NotificationDelivery } from './notifications/delivery.js';
 import { DeliveryQueue } from './notifications/delivery-queue.js';
@@ -29,6 +32,7 @@ import {
 } from './notifications/signing.js';
 import { WebhookSender } from './notifications/webhook-sender.js';
 import { PartnerCenterClient } from './partner-center/client.js';
+import type { BatchKey } from './partner-center/model.js';
 import { StorageClients } from './storage/clients.js';
 import { currentInvocation } from './telemetry/invocation-scope.js';
 import { notificationTelemetry } from './telemetry/notification-telemetry.js';
@@ -161,6 +165,20 @@ export class AppServices {
         maxConcurrentCalls: pc.maxConcurrentCalls,
         maxResponseBytes: pc.maxResponseBytes,
         onResponse: (info) => this.telemetryReporter.upstreamResponse(info),
+        onThrottled: (retryAfterMs, priority) => this.partnerBudget.throttled(retryAfterMs, priority),
+      });
+    });
+  }
+
+  /** Partner Center's partner-wide budget as this instance shares it (with the others, through storage). */
+  get partnerBudget(): PartnerBudget {
+    return this.once('partnerBudget', () => {
+      const { storage, budget } = this.settings;
+      return new PartnerBudget({
+        maxCallsPerMinute: budget.sweepMaxCallsPerMinute,
+        shared: storage.connection
+          ? TableThrottleStore.fromClients(this.storageClients, storage.tablePrefix)
+          : undefined,
       });
     });
   }
@@ -184,6 +202,8 @@ export class AppServices {
           );
           this.telemetryReporter.writeThroughFailed(failure);
         },
+        lastKnown: stored && { get: (key) => lastKnownStatus(stored.trackingRepository, key) },
+        partnerThrottled: () => this.partnerBudget.isThrottled(),
       });
     });
   }
@@ -316,11 +336,13 @@ export class AppServices {
 
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
   sweeper(log?: SweepLog): Sweeper {
+    const { sweep } = this.settings;
     return new Sweeper({
       scheduler: this.sweepScheduler,
       results: this.resultStore,
-      reader: this.partnerCenter,
-      settings: this.settings.sweep,
+      reader: pacedSweepReader(this.partnerCenter, this.partnerBudget, Date.now() + sweep.timeBudgetMs),
+      settings: sweep,
+      gate: this.partnerBudget,
       log,
     });
   }
@@ -455,6 +477,24 @@ export class AppServices {
     this.cache.set(name, value);
     return value;
   }
+}
+
+/** A tracked batch's last stored status as a BatchUploadDetails (no devices: only results keep them). */
+async function lastKnownStatus(
+  store: TrackingRepository,
+  key: BatchKey,
+): Promise<LastKnownStatus | undefined> {
+  const record = await store.get(key);
+  if (!record?.upstreamStatus || !record.lastCheckedAt) return undefined;
+  return {
+    checkedAt: Date.parse(record.lastCheckedAt),
+    details: {
+      batchTrackingId: record.trackingId,
+      status: record.upstreamStatus,
+      ...(record.startedTime ? { startedTime: record.startedTime } : {}),
+      attributes: { objectType: 'BatchUploadDetails' },
+    },
+  };
 }
 
 let current: AppServices | undefined;

@@ -23,6 +23,8 @@ function sweepSettings(concurrency: SweepConcurrency): Record<string, string> {
   return {
     SWEEP_CONCURRENCY: String(concurrency.sweep),
     PARTNER_CENTER_MAX_CONCURRENCY: String(concurrency.upstream),
+    // These measure the sweep's own throughput, with no partner budget in the way (P8 measures that).
+    SWEEP_MAX_CALLS_PER_MINUTE: '100000',
     // Checked trackings come back an hour later, not during a later run of the same measure.
     SWEEP_INITIAL_BACKOFF_SECONDS: '3600',
     SWEEP_MAX_BACKOFF_SECONDS: '3600',

@@ -3,6 +3,7 @@ import { EntraSimulator } from './entra.js';
 import type { SimulatedUser, UserGrantOptions } from './entra-user-grants.js';
 import { KeyVaultSimulator } from './key-vault.js';
 import { PartnerCenterSimulator } from './partner-center.js';
+import type { ThrottlingPolicy } from './partner-throttle.js';
 import {
   type ClientCertificate,
   createClientCertificate,
@@ -40,6 +41,8 @@ export {
   DOCS_EXAMPLE_TRACKING_ID,
   PartnerCenterSimulator,
 } from './partner-center.js';
+export type { ThrottlingPolicy } from './partner-throttle.js';
+export { parseThrottlingFlag } from './partner-throttle.js';
 export type { ClientCertificate, TlsMaterial } from './tls.js';
 export { createClientCertificate, createLocalTlsCertificate } from './tls.js';
 
@@ -86,6 +89,8 @@ export interface StartSimulatorsOptions {
   secretName?: string;
   /** Clock for all three (epoch ms). Default `Date.now`. */
   now?: () => number;
+  /** Partner Center throttles partner-wide from the start (also later: `partnerCenter.throttle()`). */
+  throttling?: ThrottlingPolicy;
   /** Entra's refresh-token rotation and device codes (see entra-user-grants.ts). */
   userGrants?: UserGrantOptions;
   /**
@@ -155,7 +160,13 @@ export async function startSimulators(options: StartSimulatorsOptions = {}): Pro
     ...(options.userGrants ? { userGrants: options.userGrants } : {}),
   });
   const keyVault = new KeyVaultSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
-  const partnerCenter = new PartnerCenterSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
+  const partnerCenter = new PartnerCenterSimulator({
+    tls,
+    entra,
+    tenantId,
+    ...(now ? { now } : {}),
+    ...(options.throttling ? { throttling: options.throttling } : {}),
+  });
   const stop = async () => {
     await Promise.all([partnerCenter.stop(), keyVault.stop(), entra.stop()]);
   };

@@ -15,6 +15,7 @@ import {
   readBody,
   sendJson,
 } from './https-server.js';
+import { PartnerThrottle, type ThrottlingPolicy, throttlingPolicySchema } from './partner-throttle.js';
 import type { TlsMaterial } from './tls.js';
 
 /**
@@ -30,6 +31,9 @@ import type { TlsMaterial } from './tls.js';
  * - Seeded with the docs' example batch, byte for byte (see {@link DOCS_EXAMPLE_BATCH}).
  * - Injected faults hit matching status calls before authentication. Only answered `200`s count
  *   as "status calls" for batches that advance by calls, so a throttled retry does not skip a step.
+ * - Partner-wide throttling on demand ({@link PartnerCenterSimulator.throttle}): a fixed window or a
+ *   token bucket over every status call, whoever makes it, checked after injected faults and
+ *   before authentication; over budget answers the documented 429 with `Retry-After`.
  *
  * Admin API (JSON over the same HTTPS server, no auth, for `npm run dev` and out-of-process tests):
  * ```
@@ -40,6 +44,8 @@ import type { TlsMaterial } from './tls.js';
  * GET    /_sim/counters                                      -> 200 PartnerCenterCounters
  * GET    /_sim/requests                                      -> 200 RecordedRequest[]
  * POST   /_sim/reset     body { batches?: boolean }          -> 204 (counters, faults, log; batches too if asked)
+ * PUT    /_sim/throttling body ThrottlingPolicy              -> 204 (partner-wide throttling on, budget full)
+ * DELETE /_sim/throttling                                    -> 204 (off)
  * ```
  * Admin calls are neither counted nor logged and are never hit by injected faults.
  */
@@ -195,6 +201,8 @@ export interface PartnerCenterSimulatorOptions {
   host?: string;
   /** Request log capacity (oldest dropped first). Default 10 000. */
   maxRecordedRequests?: number;
+  /** Partner-wide throttling from the start (see {@link PartnerCenterSimulator.throttle}). */
+  throttling?: ThrottlingPolicy;
 }
 
 /** BatchUploadDetails as served. */
@@ -304,6 +312,7 @@ export class PartnerCenterSimulator extends HttpsSimulator {
   readonly #maxRecorded: number;
   readonly #batches = new Map<string, Batch>();
   readonly #faults = new FailureQueue<QueuedFault>();
+  #throttle: PartnerThrottle | undefined;
   #counters = emptyCounters();
   #requests: RecordedRequest[] = [];
   #seq = 0;
@@ -316,6 +325,20 @@ export class PartnerCenterSimulator extends HttpsSimulator {
     this.#now = options.now ?? Date.now;
     this.#maxRecorded = options.maxRecordedRequests ?? 10_000;
     this.#seed();
+    this.throttle(options.throttling);
+  }
+
+  /**
+   * Throttles every status call partner-wide by `policy` (a fresh, full budget), or stops
+   * throttling when `undefined`. Survives `reset()`, like the partner's real limits would.
+   */
+  throttle(policy: ThrottlingPolicy | undefined): void {
+    this.#throttle = policy ? new PartnerThrottle(policy, this.#now) : undefined;
+  }
+
+  /** The throttling in force, if any. */
+  get throttling(): ThrottlingPolicy | undefined {
+    return this.#throttle?.policy;
   }
 
   /** Adds (or replaces) a batch that progresses through its statuses. */
@@ -523,6 +546,11 @@ export class PartnerCenterSimulator extends HttpsSimulator {
         return this.#serveFault(fault, req, res, signal, baseHeaders, customerId, trackingId, record);
       }
     }
+    const retryAfterSeconds = this.#throttle?.take();
+    if (retryAfterSeconds !== undefined) {
+      record(429);
+      return sendThrottled(res, baseHeaders, retryAfterSeconds);
+    }
 
     const authorization = header(req, 'authorization');
     const token = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
@@ -587,15 +615,8 @@ export class PartnerCenterSimulator extends HttpsSimulator {
   ): Promise<void> {
     switch (fault.kind) {
       case 'throttle': {
-        const seconds = fault.retryAfterSeconds ?? 1;
         record(429, fault.kind);
-        return sendJson(
-          res,
-          429,
-          { statusCode: 429, message: `Rate limit is exceeded. Try again in ${seconds} seconds.` },
-          { ...baseHeaders, 'Retry-After': String(seconds) },
-          CONTENT_TYPE,
-        );
+        return sendThrottled(res, baseHeaders, fault.retryAfterSeconds ?? 1);
       }
       case 'status': {
         record(fault.status, fault.kind);
@@ -707,6 +728,24 @@ export class PartnerCenterSimulator extends HttpsSimulator {
         res.writeHead(204).end();
         return;
       }
+      case 'PUT throttling': {
+        const text = await readBody(req, 64 * 1024);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          return sendJson(res, 400, { error: 'body is not valid JSON' });
+        }
+        const parsed = throttlingPolicySchema.safeParse(json);
+        if (!parsed.success) return invalid(parsed.error);
+        this.throttle(parsed.data);
+        res.writeHead(204).end();
+        return;
+      }
+      case 'DELETE throttling':
+        this.throttle(undefined);
+        res.writeHead(204).end();
+        return;
       default:
         return sendJson(res, 404, { error: `no admin route ${route}` });
     }
@@ -720,6 +759,17 @@ function batchKey(customerId: string, trackingId: string): string {
 /** `2017-07-25T10:00:00`: the docs' format, UTC without a zone suffix. */
 function wireTime(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 19);
+}
+
+/** The documented 429: its own body shape, and `Retry-After` in seconds. */
+function sendThrottled(res: ServerResponse, headers: Record<string, string>, seconds: number): void {
+  sendJson(
+    res,
+    429,
+    { statusCode: 429, message: `Rate limit is exceeded. Try again in ${seconds} seconds.` },
+    { ...headers, 'Retry-After': String(seconds) },
+    CONTENT_TYPE,
+  );
 }
 
 function errorBody(code: string, description: string): Record<string, unknown> {

@@ -15,6 +15,7 @@ export interface Settings {
   credential: CredentialSettings;
   storage: StorageSettings;
   sweep: SweepSettings;
+  budget: { sweepMaxCallsPerMinute: number };
   telemetry: TelemetrySettings;
   callerAuth: CallerAuthSettings;
   notify: NotifySettings;
@@ -328,6 +329,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     problems.push('SWEEP_INITIAL_BACKOFF_SECONDS must not exceed SWEEP_MAX_BACKOFF_SECONDS');
   }
 
+  const sweepMaxCallsPerMinute = read('SWEEP_MAX_CALLS_PER_MINUTE', positiveInt(100_000), '600') as number;
   const telemetry: TelemetrySettings = {
     connectionString: read(
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -354,6 +356,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     credential,
     storage,
     sweep,
+    budget: { sweepMaxCallsPerMinute },
     telemetry,
     callerAuth,
     notify,
@@ -385,8 +388,7 @@ const telemetryAuthentication = text.transform((value, ctx) => {
 });
 
 function isLoopback(url: string | undefined): boolean {
-  if (!url) return false;
-  return LOOPBACK_HOSTS.has(new URL(url).hostname);
+  return url !== undefined && LOOPBACK_HOSTS.has(new URL(url).hostname);
 }
 
 /** Names a bad value without echoing anything that could be a secret. */

@@ -11,6 +11,7 @@ export function lookupResponse(result: LookupResult): HttpResult {
     // Terminal answers never change; anything else may change on the next poll.
     'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
   };
+  if (result.ageSeconds !== undefined) headers.Age = String(result.ageSeconds);
   if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
   if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
   return result.rawBody

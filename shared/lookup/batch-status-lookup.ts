@@ -1,6 +1,8 @@
+import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchKey,
   type BatchStatusReader,
+  type BatchStatusResponse,
   type BatchUploadDetails,
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
@@ -8,7 +10,7 @@ import { ValidationError } from '../trackings/errors.js';
 import { parseBatchKey } from '../trackings/tracking-reference.js';
 
 /** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
-export type ResultSource = 'live' | 'storage' | 'memory';
+export type ResultSource = 'live' | 'storage' | 'memory' | 'stale';
 
 export interface LookupResult {
   details: BatchUploadDetails;
@@ -18,6 +20,8 @@ export interface LookupResult {
   rawBody?: string;
   /** Upstream diagnostics, for live answers. */
   upstream?: { requestId?: string; cv?: string };
+  /** For stale answers: seconds since Partner Center said it (the `Age` header). */
+  ageSeconds?: number;
 }
 
 export interface LookupOptions {
@@ -25,6 +29,22 @@ export interface LookupOptions {
   refresh?: boolean;
   correlationId?: string;
   abortSignal?: AbortSignal;
+  /**
+   * `Cache-Control: max-stale=<s>` (RFC 9111): when Partner Center throttles or fails, a tracked
+   * batch's last stored status no older than this may answer instead (Infinity: any age).
+   */
+  maxStaleSeconds?: number;
+}
+
+/** The last status the sweep stored for a tracked batch, and when Partner Center said it. */
+export interface LastKnownStatus {
+  details: BatchUploadDetails;
+  checkedAt: number;
+}
+
+/** Reads it (the tracking records). */
+export interface LastKnownStatuses {
+  get(key: BatchKey): Promise<LastKnownStatus | undefined>;
 }
 
 /** Stored terminal results (the sweep's result blobs). */
@@ -53,6 +73,13 @@ export interface BatchStatusLookupOptions {
   now?: () => number;
   /** A terminal live answer could not be stored; the caller still gets it (see docs/design.md). */
   onWriteThroughFailure?: (failure: WriteThroughFailure) => void;
+  /** For `max-stale`: tracked batches' last stored statuses. */
+  lastKnown?: LastKnownStatuses;
+  /**
+   * True while Partner Center is known to throttle the partner (any instance's 429, cached): a
+   * caller that accepts a stale answer then gets one without spending the budget on a call.
+   */
+  partnerThrottled?: () => boolean;
 }
 
 export interface WriteThroughFailure {
@@ -103,10 +130,24 @@ export class BatchStatusLookup {
       }
     }
 
-    const live = await this.options.reader.getBatchStatus(key.customerId, key.trackingId, {
-      correlationId: options.correlationId,
-      abortSignal: options.abortSignal,
-    });
+    if (options.maxStaleSeconds !== undefined && this.options.partnerThrottled?.()) {
+      const stale = await this.stale(key, options.maxStaleSeconds);
+      if (stale) return stale;
+    }
+    let live: BatchStatusResponse;
+    try {
+      live = await this.options.reader.getBatchStatus(key.customerId, key.trackingId, {
+        correlationId: options.correlationId,
+        abortSignal: options.abortSignal,
+      });
+    } catch (error) {
+      const stale =
+        options.maxStaleSeconds !== undefined && isOutage(error)
+          ? await this.stale(key, options.maxStaleSeconds)
+          : undefined;
+      if (stale) return stale;
+      throw error;
+    }
     const terminal = isTerminalBatchStatus(live.details.status);
     if (terminal) {
       this.liveHints.delete(memoryKey(key));
@@ -122,6 +163,15 @@ export class BatchStatusLookup {
       rawBody: live.rawBody,
       upstream: { requestId: live.requestId, cv: live.cv },
     } satisfies LookupResult;
+  }
+
+  /** The last stored status, if there is one young enough for the caller (a storage fault: none). */
+  private async stale(key: BatchKey, maxStaleSeconds: number): Promise<LookupResult | undefined> {
+    const known = await this.options.lastKnown?.get(key).catch(() => undefined);
+    if (!known) return undefined;
+    const ageSeconds = Math.max(0, Math.floor((this.now() - known.checkedAt) / 1000));
+    if (ageSeconds > maxStaleSeconds) return undefined;
+    return { details: known.details, source: 'stale', terminal: false, ageSeconds };
   }
 
   private async writeThrough(
@@ -178,6 +228,13 @@ export class BatchStatusLookup {
       if (oldest !== undefined) this.memory.delete(oldest);
     }
   }
+}
+
+/** Throttled, unreachable, too slow or failing: the outages a stale answer may stand in for. */
+function isOutage(error: unknown): boolean {
+  if (!isPartnerCenterError(error)) return false;
+  if (error.failure === 'http') return (error.statusCode ?? 0) >= 500;
+  return error.failure === 'throttled' || error.failure === 'network' || error.failure === 'timeout';
 }
 
 function memoryKey(key: BatchKey): string {

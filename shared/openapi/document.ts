@@ -15,6 +15,7 @@ import {
 } from '../trackings/model.js';
 import { documentedSchemas, idOf, openApiDocumentSchema, ref } from './documented-schemas.js';
 import {
+  cacheControlRequestHeader,
   correlationIdRequestHeader,
   customerIdParameter,
   deepParameter,
@@ -195,7 +196,11 @@ export function buildOpenApiDocument(): OpenApiDocument {
       "Partner Center's `GET /v1/customers/{customerId}/batchJobStatus/{trackingId}`, called with the app's own " +
       'credentials. A terminal result (`finished`, `finished_with_errors`) never changes: once known it is served ' +
       'from storage or memory without asking Partner Center again, unless `refresh=true`.',
-    parameters: [...batchKeyParameters, parameter('refresh', 'query', refreshParameter, false)],
+    parameters: [
+      ...batchKeyParameters,
+      parameter('refresh', 'query', refreshParameter, false),
+      parameter('Cache-Control', 'header', cacheControlRequestHeader, false),
+    ],
     success: {
       '200': success("Partner Center's BatchUploadDetails, unchanged", { schema: batchUploadDetailsSchema }, [
         correlation,
@@ -203,6 +208,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
         header('Cache-Control', true),
         header('MS-RequestId', false),
         header('MS-CV', false),
+        header('Age', false),
       ]),
     },
     problems: [

@@ -12,7 +12,7 @@ const ANY_CASE_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 const LOWER_CASE_GUID = LOWER_CASE_GUID_PATTERN;
 const GUID_PATTERN_SOURCE = LOWER_CASE_GUID.source.slice(1, -1);
 
-export const RESULT_SOURCES = ['live', 'storage', 'memory'] as const;
+export const RESULT_SOURCES = ['live', 'storage', 'memory', 'stale'] as const;
 
 type SameUnion<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Holds<T extends true> = T;
@@ -41,6 +41,14 @@ export const deepParameter = z
   .enum(['true', 'false'])
   .describe('`true` redirects (307) to the deep check at `/health/deep`, which needs a function key');
 
+export const cacheControlRequestHeader = z
+  .string()
+  .describe(
+    '`max-stale=<seconds>` (RFC 9111; `max-stale` alone: any age): when Partner Center throttles or fails, a ' +
+      "tracked batch's last stored status at most this old answers `200` with `X-Result-Source: stale` and `Age`, " +
+      'instead of a 503/502/504 problem. Its body has no `devicesStatus`.',
+  );
+
 export const correlationIdRequestHeader = z
   .string()
   .describe(
@@ -63,9 +71,14 @@ export const responseHeaders = {
   'X-Result-Source': z
     .enum(RESULT_SOURCES)
     .describe(
-      'Where the answer came from: `live` (Partner Center), `storage` (a stored terminal result) or `memory`',
+      'Where the answer came from: `live` (Partner Center), `storage` (a stored terminal result), `memory`, ' +
+        'or `stale` (the last status the sweep stored, when Partner Center throttled or failed and the request allowed it with `max-stale`)',
     ),
   'Cache-Control': z.string().describe('`no-store`, or `private, max-age=300` for results that never change'),
+  Age: z
+    .string()
+    .regex(/^[0-9]+$/)
+    .describe('On `stale` answers: seconds since Partner Center reported this status (RFC 9111)'),
   'Retry-After': z
     .string()
     .regex(/^[0-9]+$/)

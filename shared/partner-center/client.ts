@@ -24,6 +24,7 @@ import {
   type BatchStatusReader,
   type BatchStatusResponse,
   batchUploadDetailsSchema,
+  type CallPriority,
   type GetBatchStatusOptions,
   isGuid,
 } from './model.js';
@@ -37,6 +38,7 @@ import {
   RESPONSE_TOO_LARGE_CODE,
   retryAfterFrom,
   setRequestBudget,
+  throttleObserverPolicy,
 } from './policies.js';
 
 export interface PartnerCenterClientOptions {
@@ -57,6 +59,8 @@ export interface PartnerCenterClientOptions {
   httpClient?: HttpClient;
   /** Called with the upstream diagnostics of every completed call (telemetry). */
   onResponse?: (info: UpstreamCallInfo) => void;
+  /** Called on every 429 attempt as it arrives (the partner-wide budget). */
+  onThrottled?: (retryAfterMs: number | undefined, priority: CallPriority) => void;
 }
 
 export interface UpstreamCallInfo {
@@ -125,12 +129,13 @@ export class PartnerCenterClient implements BatchStatusReader {
     const correlationId = options.correlationId ?? randomUUID();
     const requestId = randomUUID();
     const url = `${this.endpoint}/v1/customers/${encodeURIComponent(customerId)}/batchJobStatus/${encodeURIComponent(trackingId)}`;
-    const deadline = AbortSignal.timeout(this.settings.deadlineMs);
-    const abortSignal = options.abortSignal ? AbortSignal.any([deadline, options.abortSignal]) : deadline;
+    const deadline = new CallDeadline(this.settings.deadlineMs, options.abortSignal);
+    const abortSignal = deadline.signal;
     const started = performance.now();
     const budget = {
       deadline: Date.now() + this.settings.deadlineMs,
       maxRetryAfterMs: options.maxRetryAfterMs ?? this.settings.maxRetryAfterMs,
+      priority: options.priority ?? 'caller',
     };
     const context = { requestId, correlationId };
 
@@ -144,6 +149,8 @@ export class PartnerCenterClient implements BatchStatusReader {
       const failure = this.toPartnerCenterError(error, context, deadline, options.abortSignal);
       this.report(started, context, failure?.statusCode ?? response?.status, failure?.failure ?? 'aborted');
       throw failure ?? error;
+    } finally {
+      deadline.dispose();
     }
   }
 
@@ -218,7 +225,7 @@ export class PartnerCenterClient implements BatchStatusReader {
   private toPartnerCenterError(
     error: unknown,
     context: { requestId: string; correlationId: string },
-    deadline: AbortSignal,
+    deadline: CallDeadline,
     callerSignal: AbortSignal | undefined,
   ): PartnerCenterError | undefined {
     if (error instanceof PartnerCenterError) return error;
@@ -229,7 +236,7 @@ export class PartnerCenterClient implements BatchStatusReader {
         ...context,
       });
     }
-    if (deadline.aborted) {
+    if (deadline.timedOut) {
       return new PartnerCenterError(`Partner Center did not answer within ${this.settings.deadlineMs} ms`, {
         failure: 'timeout',
         cause: error,
@@ -292,6 +299,8 @@ export class PartnerCenterClient implements BatchStatusReader {
       { phase: 'Retry' },
     );
     pipeline.addPolicy(attemptTimeoutPolicy(s.attemptTimeoutMs), { afterPhase: 'Retry' });
+    const onThrottled = this.options.onThrottled;
+    if (onThrottled) pipeline.addPolicy(throttleObserverPolicy(onThrottled), { afterPhase: 'Retry' });
     pipeline.addPolicy(concurrencyLimitPolicy(s.maxConcurrentCalls), { afterPhase: 'Retry' });
     pipeline.addPolicy(this.createAuthPolicy(), { phase: 'Sign' });
     pipeline.addPolicy(boundedBodyPolicy(s.maxResponseBytes), { afterPhase: 'Sign' });
@@ -362,6 +371,45 @@ export class PartnerCenterClient implements BatchStatusReader {
 /** Internal markers (never sent to Entra): "the token was refused, re-read the credential", "drop the cached token". */
 const ROTATE_CLAIM = 'device-batch-status:rotate-credential';
 const REFETCH_CLAIM = 'device-batch-status:refetch-token';
+
+/**
+ * The overall deadline of one call, joined with the caller's signal. Not `AbortSignal.timeout` +
+ * `AbortSignal.any`: their timer cannot be cancelled, so every finished call (and the request,
+ * response and invocation its listeners reach) stayed alive until the timer fired, 25 s later;
+ * under load that kept thousands of finished invocations in old space.
+ */
+class CallDeadline {
+  private readonly controller = new AbortController();
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private expired = false;
+  private readonly onCallerAbort: () => void;
+
+  constructor(
+    readonly ms: number,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new DOMException(`The call took longer than ${ms} ms`, 'TimeoutError'));
+    }, ms);
+    this.onCallerAbort = () => this.controller.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) this.onCallerAbort();
+    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get timedOut(): boolean {
+    return this.expired;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
 
 interface UpstreamErrorBody {
   code?: string;

@@ -70,7 +70,12 @@ export interface GetBatchStatusOptions {
    * `failure: 'throttled'`, which the sweep uses to pause all of its work at once.
    */
   maxRetryAfterMs?: number;
+  /** Who asks: a caller's lookup (default) or the sweep. Told to `onThrottled` with each 429. */
+  priority?: CallPriority;
 }
+
+/** A caller's interactive lookup, or the sweep's background check. */
+export type CallPriority = 'caller' | 'sweep';
 
 export interface BatchStatusResponse {
   details: BatchUploadDetails;

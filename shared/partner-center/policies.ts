@@ -8,6 +8,7 @@ import {
   type RetryStrategy,
 } from '@azure/core-rest-pipeline';
 import pLimit from 'p-limit';
+import type { CallPriority } from './model.js';
 
 /** Per-request facts the retry strategy needs; the pipeline's strategy API only sees the request. */
 export interface RequestBudget {
@@ -15,6 +16,7 @@ export interface RequestBudget {
   deadline: number;
   /** Longest Retry-After this request is willing to wait out. */
   maxRetryAfterMs: number;
+  priority?: CallPriority;
 }
 
 const budgets = new WeakMap<PipelineRequest, RequestBudget>();
@@ -53,6 +55,25 @@ export function concurrencyLimitPolicy(maxConcurrent: number): PipelinePolicy {
   return {
     name: 'concurrencyLimitPolicy',
     sendRequest: (request, next) => limit(() => next(request)),
+  };
+}
+
+/**
+ * Tells `onThrottled` of every 429 attempt, retried or not, as it arrives: the budget shared with
+ * the sweep must hear of a caller's 429 at once, not after the caller has waited it out.
+ */
+export function throttleObserverPolicy(
+  onThrottled: (retryAfterMs: number | undefined, priority: CallPriority) => void,
+): PipelinePolicy {
+  return {
+    name: 'throttleObserverPolicy',
+    async sendRequest(request, next) {
+      const response = await next(request);
+      if (response.status === 429) {
+        onThrottled(retryAfterFrom(response), budgets.get(request)?.priority ?? 'caller');
+      }
+      return response;
+    },
   };
 }
 

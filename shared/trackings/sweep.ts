@@ -55,6 +55,14 @@ export interface SweeperOptions {
   log?: SweepLog;
   /** Due index entries read per request. */
   pageSize?: number;
+  /** Partner Center's shared budget: consulted before each claim (see shared/budget). */
+  gate?: SweepGate;
+}
+
+/** Holds the sweep back while Partner Center throttles the partner (any instance's 429). */
+export interface SweepGate {
+  /** False when the pause outlasts `deadlineMs` (or on abort): the sweep stops claiming. */
+  whenClear(deadlineMs: number, abortSignal?: AbortSignal): Promise<boolean>;
 }
 
 export interface SweepRunOptions {
@@ -97,6 +105,7 @@ export class Sweeper {
   private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
   private readonly log?: SweepLog;
   private readonly pageSize: number;
+  private readonly gate?: SweepGate;
 
   constructor(options: SweeperOptions) {
     this.scheduler = options.scheduler;
@@ -108,6 +117,7 @@ export class Sweeper {
     this.sleep = options.sleep ?? defaultSleep;
     this.log = options.log;
     this.pageSize = options.pageSize ?? 100;
+    this.gate = options.gate;
   }
 
   async run(options: SweepRunOptions = {}): Promise<SweepReport> {
@@ -137,7 +147,8 @@ export class Sweeper {
     outer: for await (const page of this.scheduler.dueEntries(start, { pageSize: this.pageSize })) {
       for (const entry of page) {
         while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        run.stop ??= this.stopReason(run, reserved);
+        const held = (await this.gate?.whenClear(run.deadlineMs, options.abortSignal)) === false;
+        run.stop ??= this.stopReason(run, reserved) ?? (held ? 'throttled' : undefined);
         if (run.stop) break outer;
         reserved += 1;
         const task = this.process(entry, run)

@@ -15,6 +15,7 @@ import {
   DEVICE_ERRORS,
   PartnerCenterSimulator,
 } from '../../../dev/simulators/partner-center.js';
+import { parseThrottlingFlag } from '../../../dev/simulators/partner-throttle.js';
 import { DOCS_EXAMPLE_TEXT } from '../../support/docs-example.js';
 import { testTls } from '../../support/simulators.js';
 
@@ -59,6 +60,7 @@ describe('PartnerCenterSimulator', () => {
   });
   beforeEach(() => {
     partnerCenter.reset({ batches: true });
+    partnerCenter.throttle(undefined);
     clock = Date.parse('2024-05-01T08:00:00Z');
   });
 
@@ -485,5 +487,80 @@ describe('PartnerCenterSimulator', () => {
 
     expect(partnerCenter.counters.total).toBe(0);
     expect((await get(statusUrl(CUSTOMER, batch.trackingId))).status).toBe(404);
+  });
+
+  describe('partner-wide throttling', () => {
+    const statuses = async (trackingIds: string[]) => {
+      const answers: { status: number; retryAfter: string | null; body: unknown }[] = [];
+      for (const trackingId of trackingIds) {
+        const response = await get(statusUrl(CUSTOMER, trackingId));
+        answers.push({
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          body: await response.json(),
+        });
+      }
+      return answers;
+    };
+
+    it('allows N requests per fixed window across every batch, then 429 with the seconds left', async () => {
+      const a = partnerCenter.createBatch({ customerId: CUSTOMER, advanceEveryCalls: 0 }).trackingId;
+      const b = partnerCenter.createBatch({ customerId: CUSTOMER, advanceEveryCalls: 0 }).trackingId;
+      clock = Date.parse('2024-05-01T08:00:00Z') + 10_500; // 10.5 s into a 20 s window
+      partnerCenter.throttle({ kind: 'window', limit: 3, windowSeconds: 20 });
+
+      const inWindow = await statuses([a, b, a, b]);
+
+      expect(inWindow.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(inWindow[3]).toEqual({
+        status: 429,
+        retryAfter: '10',
+        body: { statusCode: 429, message: 'Rate limit is exceeded. Try again in 10 seconds.' },
+      });
+      clock += 9_000;
+      expect((await statuses([a]))[0]?.retryAfter).toBe('1');
+      clock += 500; // the next window
+      expect((await statuses([a, b, a, b])).map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(partnerCenter.counters.byStatus).toEqual({ '200': 6, '429': 3 });
+    });
+
+    it('refills a token bucket at its rate and answers 429 with the wait for the next token', async () => {
+      const a = partnerCenter.createBatch({ customerId: CUSTOMER, advanceEveryCalls: 0 }).trackingId;
+      partnerCenter.throttle({ kind: 'bucket', ratePerSecond: 0.5, burst: 2 });
+
+      expect((await statuses([a, a, a])).map((r) => [r.status, r.retryAfter])).toEqual([
+        [200, null],
+        [200, null],
+        [429, '2'],
+      ]);
+      clock += 1_000; // half a token
+      expect((await statuses([a]))[0]).toMatchObject({ status: 429, retryAfter: '1' });
+      clock += 1_000;
+      expect((await statuses([a, a])).map((r) => r.status)).toEqual([200, 429]);
+      clock += 60_000; // never more than the burst
+      expect((await statuses([a, a, a])).map((r) => r.status)).toEqual([200, 200, 429]);
+    });
+
+    it('is switched on and off through the admin API, and refuses a bad policy', async () => {
+      const a = partnerCenter.createBatch({ customerId: CUSTOMER, advanceEveryCalls: 0 }).trackingId;
+      const admin = (method: string, body?: unknown) =>
+        fetch(`${partnerCenter.url}/_sim/throttling`, {
+          method,
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+
+      expect((await admin('PUT', { kind: 'window', limit: 1, windowSeconds: 60 })).status).toBe(204);
+      expect(partnerCenter.throttling).toEqual({ kind: 'window', limit: 1, windowSeconds: 60 });
+      expect((await statuses([a, a])).map((r) => r.status)).toEqual([200, 429]);
+      expect((await admin('PUT', { kind: 'window', limit: -1, windowSeconds: 60 })).status).toBe(400);
+      expect((await admin('DELETE')).status).toBe(204);
+      expect((await statuses([a, a])).map((r) => r.status)).toEqual([200, 200]);
+    });
+
+    it('reads the npm run dev flag', () => {
+      expect(parseThrottlingFlag('window:200/20')).toEqual({ kind: 'window', limit: 200, windowSeconds: 20 });
+      expect(parseThrottlingFlag('bucket:10/50')).toEqual({ kind: 'bucket', ratePerSecond: 10, burst: 50 });
+      expect(() => parseThrottlingFlag('window:200')).toThrow(/--throttle must be/);
+    });
   });
 });
