@@ -5,7 +5,8 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
+  // forks: each test file in its own process, as in vitest.config.ts (NODE_EXTRA_CA_CERTS, @azure/functions).
+  vitest: { configFile: 'vitest.mutation.config.ts', related: true, pool: 'forks' },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
