@@ -1,7 +1,13 @@
-// Mutation testing of the domain (`shared/`): `npm run test:mutation` (incremental: only mutants
-// in changed code, or covered by changed tests, are run again). One folder at a time is quicker:
-//   npm run test:mutation -- --mutate "shared/http/**/*.ts"
+// Mutation testing of the domain (`shared/`), incremental: only mutants in changed code, or
+// covered by changed tests, are run again. One folder at a time (each with its own incremental
+// file, so folders can be run separately and in any order):
+//   MUTATE_FOLDER=http npm run test:mutation        # shared/http
+//   npm run test:mutation                           # all of shared/ (hours on a small machine)
 // The machine is shared and small: one test runner, one checker.
+const folder = process.env.MUTATE_FOLDER;
+const scope = folder ? `shared/${folder}` : 'shared';
+const name = folder ? folder.replaceAll('/', '-') : 'shared';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -10,7 +16,7 @@ export default {
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
-  mutate: ['shared/**/*.ts', '!shared/**/*-schema.ts', '!shared/openapi/**'],
+  mutate: [`${scope}/**/*.ts`, '!shared/**/*-schema.ts', '!shared/openapi/**'],
   coverageAnalysis: 'perTest',
   ignoreStatic: true,
   concurrency: 1,
@@ -18,10 +24,10 @@ export default {
   timeoutFactor: 2,
   incremental: true,
   // Committed on purpose: the next run (anyone's) starts from the last one's results.
-  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  tempDirName: '.stryker-tmp',
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: `.stryker-tmp-${name}`,
   cleanTempDir: 'always',
 };

@@ -55,7 +55,7 @@ afterAll(async () => {
 
 /**
  * The tracking store on the same storage, with the SDKs' retries shortened (two retries, 50 ms) so
- * that an outage outlasts them in test time: the app's own clients would ride out 5-16 s of it.
+ * that an outage outlasts them in test time (the app's own clients keep the SDKs' longer default retries).
  */
 function quickFailingStore(connectionString: string): { store: TrackingStore; results: ResultStore } {
   const retryOptions = { maxRetries: 2, retryDelayInMs: 50, maxRetryDelayInMs: 100 };
