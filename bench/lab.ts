@@ -6,7 +6,7 @@ import type { BatchUploadDetails } from '../shared/partner-center/model.js';
 import { StorageClients } from '../shared/storage/clients.js';
 import type { TrackingRecord } from '../shared/trackings/model.js';
 import { ResultStore } from '../shared/trackings/result-store.js';
-import { TrackingStore } from '../shared/trackings/tracking-store.js';
+import { type TrackingTables, trackingTables } from '../shared/trackings/tracking-tables.js';
 
 /**
  * The stand-ins every measure runs against: the simulators (in this process, so their counters are
@@ -64,14 +64,14 @@ export class Lab {
     };
   }
 
-  storage(names: StorageNames): { store: TrackingStore; results: ResultStore } {
+  storage(names: StorageNames): { tables: TrackingTables; results: ResultStore } {
     const clients = new StorageClients({
       kind: 'connectionString',
       connectionString: this.azurite.connectionString,
       settingName: 'AzureWebJobsStorage',
     });
     const results = ResultStore.fromClients(clients, names.resultContainer);
-    return { results, store: TrackingStore.fromClients(clients, names, { results }) };
+    return { results, tables: trackingTables(clients, names.tablePrefix) };
   }
 
   /** Simulator batches: `finished` at the first call, or `processing` for ever. */

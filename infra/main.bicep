@@ -25,12 +25,12 @@ param resourceGroupName string = ''
 
 // ---- Hosting -----------------------------------------------------------------------------------
 
-@description('Node.js major version of the Functions runtime.')
+@description('Node.js major version of the Functions runtime: 22 (default) or 24 where the region\'s Flex Consumption runtime list offers it.')
 @allowed([
-  '20'
   '22'
+  '24'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Flex Consumption: most instances the app may scale out to. Each instance runs up to PARTNER_CENTER_MAX_CONCURRENCY upstream calls, so this also caps the load on Partner Center.')
 @minValue(1)

@@ -9,8 +9,7 @@ export { deepHealthRedirect, deepHealthResult, wantsDeepHealth } from './health/
 export { livenessReport } from './health/liveness.js';
 export { RequestError, runHttpEndpoint } from './http/endpoint.js';
 export { readJsonBody } from './http/request-body.js';
-export { lookupResponse } from './lookup/batch-status-lookup.js';
+export { lookupResponse, trackingResponse } from './http/responses.js';
 export { openApiDocument } from './openapi/document.js';
 export { correlatedLog } from './telemetry/invocation-log.js';
 export { describeSweepReport } from './trackings/sweep-summary.js';
-export { trackingResponse } from './trackings/tracking-responses.js';

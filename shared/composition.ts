@@ -10,19 +10,25 @@ import {
   KeyVaultCredentialSource,
   StaticCredentialSource,
 } from './credentials/app-credential.js';
-import { DeepHealthCheck, probeTrackingStorage } from './health/deep-health.js';
+import { AppUserCredential, userImpersonationScopes } from './credentials/app-user-credential.js';
+import { KeyVaultRefreshTokenStore } from './credentials/refresh-token-store.js';
+import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
+import { describeError } from './diagnostics/describe-error.js';
+import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
+import { currentInvocation } from './telemetry/invocation-scope.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
-import { observeTrackingOutcomes } from './telemetry/tracking-outcomes.js';
 import { ResultStore } from './trackings/result-store.js';
 import { Sweeper, type SweepLog } from './trackings/sweep.js';
+import { SweepScheduler } from './trackings/sweep-scheduler.js';
+import { TrackingRecords } from './trackings/tracking-records.js';
+import { TrackingRepository } from './trackings/tracking-repository.js';
 import { TrackingService } from './trackings/tracking-service.js';
-import { TrackingStore } from './trackings/tracking-store.js';
 
 /**
  * The one composition root. Long-lived clients are built lazily, once per process, on first use,
@@ -72,11 +78,67 @@ export class AppServices {
     });
   }
 
+  /**
+   * App+User (`PARTNER_CENTER_AUTH_MODE=app_user`): the refresh token in Key Vault, exchanged for
+   * user tokens and written back on every rotation. The app's own secret or certificate (read by
+   * `appCredential`) authenticates the exchange.
+   */
+  get appUserCredential(): AppUserCredential {
+    return this.once('appUserCredential', () => {
+      const { refreshTokens, endpoint, scope } = this.secureApplicationModel;
+      return new AppUserCredential({
+        appMaterial: this.appCredential,
+        refreshTokens,
+        endpoint,
+        scope,
+        onEvent: (event) => {
+          this.telemetryReporter.refreshTokenEvent(event);
+          // Outside any invocation: the host's own log. Never the token, only what happened.
+          if (event.kind !== 'rotation_written')
+            console.warn(`App+User credential: ${event.kind}: ${event.reason}`);
+        },
+      });
+    });
+  }
+
+  /** The refresh token's vault secret, the tenant's token endpoint and the scopes: shared with `npm run consent`. */
+  get secureApplicationModel(): {
+    refreshTokens: KeyVaultRefreshTokenStore;
+    endpoint: EntraTokenEndpoint;
+    scope: string;
+  } {
+    return this.once('secureApplicationModel', () => {
+      const { partnerCenter, credential } = this.settings;
+      if (!credential.keyVaultUrl) {
+        throw new SettingsError([
+          'KEY_VAULT_URL is not set: PARTNER_CENTER_AUTH_MODE=app_user keeps the refresh token in Key Vault and writes each rotated one back there',
+        ]);
+      }
+      // Validates the tenant and client ids (and builds nothing that touches the network).
+      void this.appCredential;
+      return {
+        refreshTokens: new KeyVaultRefreshTokenStore(this.secretClient, credential.refreshTokenSecretName),
+        endpoint: new EntraTokenEndpoint({
+          tenantId: partnerCenter.tenantId!,
+          clientId: partnerCenter.clientId!,
+          authorityHost: credential.authorityHost,
+        }),
+        scope: userImpersonationScopes(partnerCenter.scope),
+      };
+    });
+  }
+
+  /** What the Partner Center client authenticates with, in the configured mode. */
+  get partnerCenterCredential(): AppCredential | AppUserCredential {
+    return this.settings.credential.authMode === 'app_user' ? this.appUserCredential : this.appCredential;
+  }
+
   get partnerCenter(): PartnerCenterClient {
     return this.once('partnerCenter', () => {
       const pc = this.settings.partnerCenter;
-      return new PartnerCenterClient(pc.baseUrl, this.appCredential, {
-        scope: pc.scope,
+      const appUser = this.settings.credential.authMode === 'app_user';
+      return new PartnerCenterClient(pc.baseUrl, this.partnerCenterCredential, {
+        scope: appUser ? userImpersonationScopes(pc.scope).split(' ')[0] : pc.scope,
         locale: pc.locale,
         applicationName: pc.applicationName,
         retryOptions: { maxRetries: pc.maxRetries },
@@ -99,8 +161,15 @@ export class AppServices {
         results: stored?.resultStore,
         writeThrough: stored && {
           recordTerminal: async (key, details) => {
-            await stored.trackingStore.recordTerminal(key, details, new Date());
+            await stored.trackingRepository.recordTerminal(key, details, new Date());
           },
+        },
+        onWriteThroughFailure: (failure) => {
+          const { key, correlationId, error } = failure;
+          currentInvocation()?.log?.warn(
+            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+          );
+          this.telemetryReporter.writeThroughFailed(failure);
         },
       });
     });
@@ -128,27 +197,41 @@ export class AppServices {
     );
   }
 
-  /** Tells telemetry about registrations and final outcomes, whoever (sweep or lookup) writes them. */
-  get trackingStore(): TrackingStore {
-    return this.once('trackingStore', () =>
-      observeTrackingOutcomes(
-        TrackingStore.fromClients(this.storageClients, this.settings.storage, { results: this.resultStore }),
-        this.telemetryReporter,
-      ),
+  /**
+   * The tracking records both stores share. Its outcome observer hears of every registration and
+   * every transition to a final state, whoever writes it (sweep, live lookup, caller's cancel):
+   * telemetry listens there (see shared/trackings/outcomes.ts).
+   */
+  get trackingRecords(): TrackingRecords {
+    return this.once('trackingRecords', () =>
+      TrackingRecords.fromClients(this.storageClients, this.settings.storage, {
+        results: this.resultStore,
+        outcomes: this.telemetryReporter.trackingOutcomes,
+      }),
     );
+  }
+
+  /** Caller side: register, get, list, cancel, and a live lookup's write-through. */
+  get trackingRepository(): TrackingRepository {
+    return this.once('trackingRepository', () => new TrackingRepository(this.trackingRecords));
+  }
+
+  /** Sweep side: the due index, claims, and writing verdicts. */
+  get sweepScheduler(): SweepScheduler {
+    return this.once('sweepScheduler', () => new SweepScheduler(this.trackingRecords));
   }
 
   get trackingService(): TrackingService {
     return this.once(
       'trackingService',
-      () => new TrackingService({ store: this.trackingStore, results: this.resultStore }),
+      () => new TrackingService({ store: this.trackingRepository, results: this.resultStore }),
     );
   }
 
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
   sweeper(log?: SweepLog): Sweeper {
     return new Sweeper({
-      store: this.trackingStore,
+      scheduler: this.sweepScheduler,
       results: this.resultStore,
       reader: this.partnerCenter,
       settings: this.settings.sweep,
@@ -179,7 +262,7 @@ export class AppServices {
 
   /** Reports each sweep run and the backlog it leaves. */
   get sweepTelemetry(): SweepTelemetry {
-    return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.trackingStore));
+    return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.sweepScheduler));
   }
 
   /**
@@ -191,25 +274,32 @@ export class AppServices {
     return this.once(
       'deepHealth',
       () =>
-        new DeepHealthCheck({
-          storage: async (abortSignal) => {
-            const { storage } = this.settings;
-            if (!storage.connection) return 'not_configured';
-            await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
-            return 'healthy';
+        new DeepHealthCheck(
+          {
+            storage: async (abortSignal) => {
+              const { storage } = this.settings;
+              if (!storage.connection) return 'not_configured';
+              await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
+              return 'healthy';
+            },
+            keyVault: async () => {
+              if (!this.settings.credential.keyVaultUrl) return 'not_configured';
+              // Re-read when older than this: a probe checks the vault, not only the cache.
+              await this.appCredential.current({ maxAgeMs: 30_000 });
+              return 'healthy';
+            },
+            partnerCenterToken: async () => {
+              const token = await this.partnerCenterCredential.getToken(this.settings.partnerCenter.scope);
+              if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
+              return 'healthy';
+            },
+            refreshToken: async () => {
+              if (this.settings.credential.authMode !== 'app_user') return 'not_configured';
+              return refreshTokenHealth(await this.appUserCredential.status(), new Date());
+            },
           },
-          keyVault: async () => {
-            if (!this.settings.credential.keyVaultUrl) return 'not_configured';
-            // Re-read when older than this: a probe checks the vault, not only the cache.
-            await this.appCredential.current({ maxAgeMs: 30_000 });
-            return 'healthy';
-          },
-          partnerCenterToken: async () => {
-            const token = await this.appCredential.getToken(this.settings.partnerCenter.scope);
-            if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
-            return 'healthy';
-          },
-        }),
+          { authMode: () => this.settings.credential.authMode },
+        ),
     );
   }
 
@@ -222,14 +312,21 @@ export class AppServices {
   readonly authorizeCaller = (call: { headers: { get(name: string): string | null } }) =>
     this.callerAuthenticator.authenticate(call.headers);
 
-  private credentialSource(): CredentialMaterialSource {
-    const { credential, loopbackCloud } = this.settings;
-    if (credential.keyVaultUrl) {
-      const secrets = new SecretClient(credential.keyVaultUrl, this.azureCredential, {
+  /** One SecretClient for the app credential and the refresh token. */
+  private get secretClient(): SecretClient {
+    return this.once('secretClient', () => {
+      const { credential, loopbackCloud } = this.settings;
+      return new SecretClient(credential.keyVaultUrl!, this.azureCredential, {
         // A local vault cannot be in the *.vault.azure.net domain the SDK otherwise insists on.
         disableChallengeResourceVerification: loopbackCloud,
       });
-      return new KeyVaultCredentialSource(secrets, credential.secretName);
+    });
+  }
+
+  private credentialSource(): CredentialMaterialSource {
+    const { credential } = this.settings;
+    if (credential.keyVaultUrl) {
+      return new KeyVaultCredentialSource(this.secretClient, credential.secretName);
     }
     return new StaticCredentialSource(credential.localClientSecret!);
   }

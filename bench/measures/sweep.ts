@@ -2,6 +2,7 @@ import { type BatchKeyLike, batchKeys, dueRecords, historyRecords, type Lab, sto
 import { median, round } from '../load.js';
 import { runWorker } from '../processes.js';
 import { formatBytes, formatMs, type Row } from '../report.js';
+import { importRecords } from '../support/import-records.js';
 
 /**
  * `upstream`: PARTNER_CENTER_MAX_CONCURRENCY, the calls Partner Center sees at once (the limit's
@@ -96,7 +97,7 @@ export async function measureSweepThroughput(lab: Lab, sizes: SweepSizes['p4'], 
   createHalfFinishing(lab, keys);
   lab.createBatches(sample, 'processing');
   log(`[P4] seeding ${n} due trackings`);
-  await lab.storage(names).store.importRecords(dueRecords(keys, Date.now()));
+  await importRecords(lab.storage(names).tables, dueRecords(keys, Date.now()));
 
   lab.sims.partnerCenter.inject({ kind: 'latency', ms: latencyMs });
   const env = lab.appEnv(names, sweepSettings(concurrency));
@@ -177,11 +178,10 @@ export async function measureSweepHistory(lab: Lab, sizes: SweepSizes['p5'], log
   const full = storageNames('P5h');
   log(`[P5] seeding ${history} terminal records of history`);
   const seedStarted = performance.now();
-  await lab
-    .storage(full)
-    .store.importRecords(
-      historyRecords(batchKeys(history, Math.max(1, Math.ceil(history / 1000))), Date.now()),
-    );
+  await importRecords(
+    lab.storage(full).tables,
+    historyRecords(batchKeys(history, Math.max(1, Math.ceil(history / 1000))), Date.now()),
+  );
   const seedMs = performance.now() - seedStarted;
   log(`[P5] seeded in ${formatMs(seedMs)}`);
 
@@ -195,7 +195,7 @@ export async function measureSweepHistory(lab: Lab, sizes: SweepSizes['p5'], log
       const names = kind === 'empty' ? empty : full;
       const keys = batchKeys(due, 10);
       createHalfFinishing(lab, keys);
-      await lab.storage(names).store.importRecords(dueRecords(keys, Date.now()));
+      await importRecords(lab.storage(names).tables, dueRecords(keys, Date.now()));
       const env = lab.appEnv(names, sweepSettings(concurrency));
       const run = await runWorker<SweepRun>('sweep-run', {
         env,
@@ -246,7 +246,7 @@ export async function measureSweepMemory(lab: Lab, sizes: SweepSizes['p7'], log:
   const keys = batchKeys(n, Math.max(1, Math.ceil(n / 100)));
   createHalfFinishing(lab, keys);
   log(`[P7] seeding ${n} due trackings`);
-  await lab.storage(names).store.importRecords(dueRecords(keys, Date.now()));
+  await importRecords(lab.storage(names).tables, dueRecords(keys, Date.now()));
   lab.sims.partnerCenter.inject({ kind: 'latency', ms: latencyMs });
   try {
     log(`[P7] sweeping ${n}`);

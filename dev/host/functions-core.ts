@@ -266,7 +266,7 @@ export function installFunctionsCore(): FunctionRegistry {
   // require cache (also when the app itself is ESM). Answering that one specifier with a
   // synthetic filename that we keep seeded in the cache hands the library our object through
   // Node's normal loading path: no file under node_modules, no loader flag, no effect on any
-  // other specifier, and it works on Node 20 (module.registerHooks needs Node 22.15+).
+  // other specifier, and it works on every Node 22 release (module.registerHooks needs 22.15+).
   const internals = Module as unknown as ModuleInternals;
   const filename = path.join(
     path.dirname(fileURLToPath(import.meta.url)),

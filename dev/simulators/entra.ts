@@ -11,6 +11,14 @@ import {
   SignJWT,
 } from 'jose';
 import {
+  DEVICE_CODE_GRANT,
+  type UserGrantError,
+  type UserGrantOptions,
+  UserGrants,
+  type UserTokenGrant,
+  userClaims,
+} from './entra-user-grants.js';
+import {
   BodyTooLargeError,
   bump,
   FaultInjectingSimulator,
@@ -68,10 +76,15 @@ export interface AccessTokenClaims {
   appidacr: '0' | '1' | '2';
   oid: string;
   sub: string;
-  idtyp: 'app';
+  idtyp: 'app' | 'user';
   ver: '1.0';
   uti: string;
   roles?: string[];
+  /** User tokens (App+User): delegated scopes, e.g. `user_impersonation`. */
+  scp?: string;
+  /** User tokens: how the user signed in (`pwd`, `mfa`). */
+  amr?: string[];
+  upn?: string;
 }
 
 /** Options of {@link EntraSimulator.issueToken}. */
@@ -98,6 +111,14 @@ export interface EntraFailure {
   times?: number;
   /** Adds `Retry-After` (seconds). */
   retryAfterSeconds?: number;
+  /** Fails only this client's token requests (others, e.g. the vault's identity, are served). */
+  clientId?: string;
+}
+
+/** A token-endpoint outage of {@link EntraSimulator.failFor}: every matching request fails until it ends. */
+export interface EntraOutage extends Omit<EntraFailure, 'times'> {
+  /** How long the outage lasts from the call, in ms of the simulator's clock. */
+  durationMs: number;
 }
 
 /** Counters since start or the last `reset()`. */
@@ -123,6 +144,8 @@ export interface EntraSimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Listen address. Default `127.0.0.1`. */
   host?: string;
+  /** Refresh-token rotation, device codes: see entra-user-grants.ts. */
+  userGrants?: UserGrantOptions;
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -166,22 +189,28 @@ export function accessTokenIssuer(tenantId: string): string {
 /**
  * The Microsoft Entra ID token endpoint simulator. See the module comment for the wire contract.
  * Its `url` is the authority host to give credentials (`authorityHost`, `AZURE_AUTHORITY_HOST`);
- * `failNext` fails token requests, `reset()` keeps registrations and the signing key.
+ * `failNext` fails token requests, `failFor` makes an outage of a given length, `reset()` keeps
+ * registrations and the signing key.
  */
 export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, EntraFailure> {
   /** `appid` used by {@link issueToken} when no client id is given. */
   static readonly testClientId = '00000000-0000-0000-0000-00000000c11e';
 
+  /** The secure application model's grants: refresh tokens with rotation, device codes. */
+  readonly users: UserGrants;
   readonly #now: () => number;
   readonly #tokenLifetime: number;
   readonly #tenants = new Set<string>();
   readonly #apps = new Map<string, Registration>();
+  #outage: (EntraOutage & { endsAt: number }) | undefined;
+  #lastInjectedFailureAt: number | undefined;
   #signing: { privateKey: CryptoKey; publicKey: CryptoKey; jwk: JWK; kid: string } | undefined;
 
   constructor(options: EntraSimulatorOptions) {
     super('EntraSimulator', options, emptyCounters);
     this.#now = options.now ?? Date.now;
     this.#tokenLifetime = options.tokenLifetimeSeconds ?? 3599;
+    this.users = new UserGrants(this.#now, options.userGrants);
   }
 
   /** Generates the signing key and listens on `port` (0 = any). Resolves with {@link url}. */
@@ -200,6 +229,30 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       };
     }
     return super.start(port);
+  }
+
+  /**
+   * Every matching token request fails for `durationMs` from now (an outage running for a while,
+   * unlike {@link failNext}'s counted failures). Returns the outage's end, in epoch ms of the
+   * simulator's clock. `reset()` ends it.
+   */
+  failFor(outage: EntraOutage): number {
+    const endsAt = this.#now() + outage.durationMs;
+    this.#outage = { ...outage, endsAt };
+    return endsAt;
+  }
+
+  /** When the last injected failure was answered, in epoch ms of the simulator's clock. */
+  get lastInjectedFailureAt(): number | undefined {
+    return this.#lastInjectedFailureAt;
+  }
+
+  /** Ends an outage and clears the counters, the user grants' too (their tokens and device codes stay). */
+  override reset(): void {
+    super.reset();
+    this.users.resetCounters();
+    this.#outage = undefined;
+    this.#lastInjectedFailureAt = undefined;
   }
 
   /** Makes a tenant known (registering an app does this too). */
@@ -294,6 +347,8 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
     expiresInSeconds: number;
     issuer: string | undefined;
     appidacr: '1' | '2';
+    /** User tokens: claims that replace or add to the app ones (`idtyp`, `scp`, `amr`, `oid`, …). */
+    extraClaims?: Record<string, unknown>;
   }): Promise<string> {
     const signing = this.#signing;
     if (!signing) throw new Error('EntraSimulator is not started');
@@ -313,7 +368,7 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       uti: newGuid().replace(/-/g, ''),
       ...(input.roles && input.roles.length > 0 ? { roles: input.roles } : {}),
     };
-    return new SignJWT({ ...claims })
+    return new SignJWT({ ...claims, ...input.extraClaims })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid, x5t: signing.kid })
       .setAudience(input.audience)
       .setIssuer(input.issuer ?? accessTokenIssuer(input.tenantId))
@@ -357,6 +412,9 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
         });
       }
       return this.#token(req, res, base, tenant, route === 'oauth2/v2.0/token');
+    }
+    if (tenant && route === 'oauth2/v2.0/devicecode' && req.method === 'POST') {
+      return this.#deviceAuthorization(req, res, base, tenant);
     }
     sendJson(res, 404, {
       error: 'not_found',
@@ -403,20 +461,24 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
     bump(this.counts.tokenRequestsByClientId, clientId.toLowerCase());
     this.counts.tokenRequestsByGrant[grant]++;
 
-    const injected = this.takeFailure();
+    const appliesTo = (failure: EntraFailure) =>
+      failure.clientId === undefined || failure.clientId.toLowerCase() === clientId.toLowerCase();
+    const injected = this.takeFailure(appliesTo) ?? this.#ongoingOutage(appliesTo);
     if (injected) {
       this.counts.injectedFailures++;
+      this.#lastInjectedFailureAt = this.#now();
       return this.#fail(req, res, injectedError(injected.status), injected.retryAfterSeconds);
     }
 
     const tenantId = tenant.toLowerCase();
     if (!this.#tenants.has(tenantId)) return this.#fail(req, res, tenantNotFound(tenant, 'invalid_request'));
-    if (form.get('grant_type') !== 'client_credentials') {
+    const grantType = form.get('grant_type') ?? '';
+    if (!['client_credentials', 'refresh_token', DEVICE_CODE_GRANT].includes(grantType)) {
       return this.#fail(req, res, {
         status: 400,
         error: 'unsupported_grant_type',
         code: 70003,
-        description: `The app requested an unsupported grant type '${form.get('grant_type') ?? ''}'. This simulator only supports client_credentials.`,
+        description: `The app requested an unsupported grant type '${grantType}'. This simulator supports client_credentials, refresh_token and the device code grant.`,
       });
     }
     if (!clientId) return this.#fail(req, res, missingParameter('client_id'));
@@ -464,6 +526,23 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       });
     }
 
+    if (grantType !== 'client_credentials') {
+      const grant =
+        grantType === 'refresh_token'
+          ? this.users.redeemRefreshToken({
+              refreshToken: form.get('refresh_token') ?? '',
+              clientId: app.clientId,
+              tenantId,
+              scope: form.get('scope'),
+            })
+          : this.users.redeemDeviceCode({
+              deviceCode: form.get('device_code') ?? '',
+              clientId: app.clientId,
+              tenantId,
+            });
+      return this.#answerUserGrant(req, res, grant, appidacr);
+    }
+
     const audience = v2 ? resourceFromScope(form.get('scope')) : form.get('resource') || undefined;
     if (typeof audience !== 'string') return this.#fail(req, res, audience ?? missingParameter('resource'));
 
@@ -488,6 +567,83 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       },
       { ...traceHeaders(req), 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' },
     );
+  }
+
+  async #answerUserGrant(
+    req: IncomingMessage,
+    res: ServerResponse,
+    grant: UserTokenGrant | UserGrantError,
+    appidacr: '1' | '2',
+  ): Promise<void> {
+    if ('error' in grant) return this.#fail(req, res, grant);
+    const token = await this.#sign({
+      audience: grant.resource,
+      clientId: grant.clientId,
+      tenantId: grant.tenantId,
+      roles: undefined,
+      expiresInSeconds: this.#tokenLifetime,
+      issuer: undefined,
+      appidacr,
+      extraClaims: userClaims(grant),
+    });
+    this.counts.tokensIssued++;
+    sendJson(
+      res,
+      200,
+      {
+        token_type: 'Bearer',
+        scope: grant.scopes.map((s) => `${grant.resource}/${s}`).join(' '),
+        expires_in: this.#tokenLifetime,
+        ext_expires_in: this.#tokenLifetime,
+        access_token: token,
+        ...(grant.refreshToken ? { refresh_token: grant.refreshToken } : {}),
+      },
+      { ...traceHeaders(req), 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' },
+    );
+  }
+
+  /** RFC 8628 device authorization: a public endpoint (client id only), for a registered app. */
+  async #deviceAuthorization(
+    req: IncomingMessage,
+    res: ServerResponse,
+    base: string,
+    tenant: string,
+  ): Promise<void> {
+    const form = new URLSearchParams(await readBody(req, 64 * 1024));
+    const clientId = form.get('client_id') ?? '';
+    const tenantId = tenant.toLowerCase();
+    if (!this.#tenants.has(tenantId))
+      return this.#sendError(req, res, tenantNotFound(tenant, 'invalid_request'));
+    const app = this.#apps.get(clientId.toLowerCase());
+    if (!app || app.tenantId !== tenantId) {
+      return this.#sendError(req, res, {
+        status: 400,
+        error: 'unauthorized_client',
+        code: 700016,
+        description: `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
+      });
+    }
+    sendJson(
+      res,
+      200,
+      this.users.startDeviceAuthorization({
+        clientId: app.clientId,
+        tenantId,
+        scope: form.get('scope') ?? '',
+        verificationBase: base,
+      }),
+      { ...traceHeaders(req), 'Cache-Control': 'no-store' },
+    );
+  }
+
+  #ongoingOutage(appliesTo: (failure: EntraFailure) => boolean): EntraFailure | undefined {
+    const outage = this.#outage;
+    if (!outage) return undefined;
+    if (this.#now() >= outage.endsAt) {
+      this.#outage = undefined;
+      return undefined;
+    }
+    return appliesTo(outage) ? outage : undefined;
   }
 
   async #verifyAssertion(

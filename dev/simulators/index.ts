@@ -1,4 +1,6 @@
+import { REFRESH_TOKEN_CONTENT_TYPE } from '../../shared/credentials/refresh-token-store.js';
 import { EntraSimulator } from './entra.js';
+import type { SimulatedUser, UserGrantOptions } from './entra-user-grants.js';
 import { KeyVaultSimulator } from './key-vault.js';
 import { PartnerCenterSimulator } from './partner-center.js';
 import {
@@ -16,6 +18,8 @@ export type {
   IssueTokenOptions,
 } from './entra.js';
 export { accessTokenIssuer, EntraSimulator } from './entra.js';
+export type { SimulatedUser, UserGrantCounters, UserGrantOptions } from './entra-user-grants.js';
+export { DEFAULT_SIMULATED_USER } from './entra-user-grants.js';
 export type { KeyVaultCounters, KeyVaultFailure, SecretVersionRef, SetSecretOptions } from './key-vault.js';
 export { KeyVaultSimulator } from './key-vault.js';
 export type {
@@ -47,7 +51,18 @@ export const SIMULATOR_DEFAULTS = {
   developerClientId: 'a7c4e2d9-1f3b-4a8e-9d6c-5b2f0e8a1c47',
   developerClientSecret: 'dev~local-simulator-developer-secret',
   secretName: 'partner-center-app-secret',
+  refreshTokenSecretName: 'partner-center-refresh-token',
 } as const;
+
+/** {@link StartSimulatorsOptions.appUser}: the secure application model, as after an admin's consent. */
+export interface AppUserSimulation {
+  /** Store a consented refresh token in the vault at start (default true); false leaves it to `npm run consent`. */
+  consented?: boolean;
+  /** Who consented; `mfa` (default true) decides the tokens' `amr`. */
+  user?: Partial<SimulatedUser>;
+  /** Partner Center refuses tokens without MFA (default true, as since 2026-04-01). */
+  requireMfa?: boolean;
+}
 
 /** Options of {@link startSimulators}. */
 export interface StartSimulatorsOptions {
@@ -71,6 +86,13 @@ export interface StartSimulatorsOptions {
   secretName?: string;
   /** Clock for all three (epoch ms). Default `Date.now`. */
   now?: () => number;
+  /** Entra's refresh-token rotation and device codes (see entra-user-grants.ts). */
+  userGrants?: UserGrantOptions;
+  /**
+   * App+User: Partner Center accepts only `user_impersonation` user tokens, the settings say
+   * `PARTNER_CENTER_AUTH_MODE=app_user`, and (unless `consented: false`) the vault holds a refresh token.
+   */
+  appUser?: AppUserSimulation;
 }
 
 /** Credentials of an app registered in the Entra simulator. */
@@ -127,7 +149,11 @@ export async function startSimulators(options: StartSimulatorsOptions = {}): Pro
     clientSecret: options.developer?.clientSecret ?? SIMULATOR_DEFAULTS.developerClientSecret,
   };
 
-  const entra = new EntraSimulator({ tls, ...(now ? { now } : {}) });
+  const entra = new EntraSimulator({
+    tls,
+    ...(now ? { now } : {}),
+    ...(options.userGrants ? { userGrants: options.userGrants } : {}),
+  });
   const keyVault = new KeyVaultSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
   const partnerCenter = new PartnerCenterSimulator({ tls, entra, tenantId, ...(now ? { now } : {}) });
   const stop = async () => {
@@ -156,6 +182,18 @@ export async function startSimulators(options: StartSimulatorsOptions = {}): Pro
     keyVault.setSecret(secretName, app.clientSecret);
   }
 
+  const appUser = options.appUser;
+  if (appUser) {
+    partnerCenter.requireUserImpersonation({ mfa: appUser.requireMfa ?? true });
+    if (appUser.consented ?? true) {
+      const token = entra.users.issueRefreshToken({ clientId: app.clientId, tenantId, user: appUser.user });
+      keyVault.setSecret(SIMULATOR_DEFAULTS.refreshTokenSecretName, token, {
+        contentType: REFRESH_TOKEN_CONTENT_TYPE,
+        tags: { rotatedAt: new Date(now?.() ?? Date.now()).toISOString(), writtenBy: 'simulator consent' },
+      });
+    }
+  }
+
   return {
     tls,
     entra,
@@ -164,6 +202,12 @@ export async function startSimulators(options: StartSimulatorsOptions = {}): Pro
     app,
     developer,
     env: {
+      ...(appUser
+        ? {
+            PARTNER_CENTER_AUTH_MODE: 'app_user',
+            PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: SIMULATOR_DEFAULTS.refreshTokenSecretName,
+          }
+        : {}),
       PARTNER_CENTER_BASE_URL: partnerCenter.url,
       PARTNER_CENTER_TENANT_ID: tenantId,
       PARTNER_CENTER_CLIENT_ID: app.clientId,

@@ -80,6 +80,7 @@ export interface KeyVaultCounters {
   secretReads: number;
   secretReadsByName: Record<string, number>;
   secretWrites: number;
+  secretWritesByName: Record<string, number>;
   /** Unauthenticated requests answered with the `401` challenge. */
   challenges: number;
   /** Requests whose bearer token was refused (`401`). */
@@ -114,6 +115,7 @@ function emptyCounters(): KeyVaultCounters {
     secretReads: 0,
     secretReadsByName: {},
     secretWrites: 0,
+    secretWritesByName: {},
     challenges: 0,
     rejectedTokens: 0,
     forbidden: 0,
@@ -163,6 +165,18 @@ export class KeyVaultSimulator extends FaultInjectingSimulator<KeyVaultCounters,
   /** The stored value of the latest (or the given) version, without HTTP. */
   getSecretValue(name: string, version?: string): string | undefined {
     return this.#find(name, version)?.value;
+  }
+
+  /** Every version of a secret, oldest first, without HTTP (empty when there is none). */
+  listVersions(
+    name: string,
+  ): Array<{ version: string; value: string; contentType?: string; tags?: Record<string, string> }> {
+    return (this.#secrets.get(name.toLowerCase())?.versions ?? []).map((v) => ({
+      version: v.version,
+      value: v.value,
+      ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
+      ...(v.tags ? { tags: { ...v.tags } } : {}),
+    }));
   }
 
   /** Removes a secret and all its versions (no soft delete). */
@@ -385,6 +399,7 @@ export class KeyVaultSimulator extends FaultInjectingSimulator<KeyVaultCounters,
       const parsed = parseSetBody(body);
       if (typeof parsed === 'string') return error(400, 'BadParameter', parsed);
       this.counts.secretWrites++;
+      bump(this.counts.secretWritesByName, secretName.toLowerCase());
       const ref = this.setSecret(secretName, parsed.value, parsed.options);
       const stored = this.#find(ref.name, ref.version) as StoredVersion;
       return sendJson(res, 200, this.#bundle(ref.name, stored), headers);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { EntraSimulator } from './entra.js';
+import type { AccessTokenClaims, EntraSimulator } from './entra.js';
 import {
   BodyTooLargeError,
   bump,
@@ -307,6 +307,7 @@ export class PartnerCenterSimulator extends HttpsSimulator {
   #counters = emptyCounters();
   #requests: RecordedRequest[] = [];
   #seq = 0;
+  #userPolicy: { mfa: boolean } | false = false;
 
   constructor(options: PartnerCenterSimulatorOptions) {
     super('PartnerCenterSimulator', options);
@@ -367,6 +368,15 @@ export class PartnerCenterSimulator extends HttpsSimulator {
   }
 
   /** Removes every injected fault. */
+  /**
+   * App+User: only user tokens with the `user_impersonation` scope are accepted (`mfa`: and only
+   * from a sign-in with MFA, as Partner Center requires since 2026-04-01); refused with 401.
+   * `false` (the default) accepts app-only tokens as well.
+   */
+  requireUserImpersonation(policy: { mfa: boolean } | false): void {
+    this.#userPolicy = policy;
+  }
+
   clearFaults(): void {
     this.#faults.clear();
   }
@@ -533,6 +543,13 @@ export class PartnerCenterSimulator extends HttpsSimulator {
           : 'Invalid Token: the Authorization header is missing or is not a Bearer token.',
         { 'WWW-Authenticate': `OAuth realm=${REALM}` },
       );
+    }
+    const refusal = userTokenRefusal(claims, this.#userPolicy);
+    if (refusal) {
+      this.#counters.unauthorized++;
+      return sendError(401, refusal.code, refusal.description, {
+        'WWW-Authenticate': `OAuth realm=${REALM}`,
+      });
     }
     if (!GUID_PATTERN.test(customerId)) {
       return sendError(400, '400', `The customer id '${customerId}' is not a valid GUID.`);
@@ -889,4 +906,26 @@ async function streamEndlessBody(
     if (!(await write(res, chunk, signal))) return;
     if (!(await pause(intervalMs, signal))) return;
   }
+}
+
+/** Why Partner Center refuses a token under an App+User policy (code and wording as partners report them). */
+function userTokenRefusal(
+  claims: AccessTokenClaims,
+  policy: { mfa: boolean } | false,
+): { code: string; description: string } | undefined {
+  if (!policy) return undefined;
+  if (claims.idtyp !== 'user' || !(claims.scp ?? '').split(' ').includes('user_impersonation')) {
+    return {
+      code: '900420',
+      description: 'Invalid Token: this operation needs an App+User token with the user_impersonation scope.',
+    };
+  }
+  if (policy.mfa && !(claims.amr ?? []).includes('mfa')) {
+    return {
+      code: '900421',
+      description:
+        'Multi-factor authentication is required: the token comes from a sign-in without MFA. Sign in again with MFA.',
+    };
+  }
+  return undefined;
 }

@@ -39,8 +39,8 @@ param keyVaultUri string
 
 @description('Node.js major version of the Functions runtime.')
 @allowed([
-  '20'
   '22'
+  '24'
 ])
 param nodeVersion string
 

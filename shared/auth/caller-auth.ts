@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type CallerAuthSettings, SettingsError } from '../config/settings.js';
-import { RequestError } from '../http/endpoint.js';
-import { CallerAuthUnavailableError } from './errors.js';
+import { isGuid } from '../partner-center/model.js';
+import { CallerAuthError, CallerAuthUnavailableError } from './errors.js';
 
 /**
  * Optional Microsoft Entra ID bearer-token check for internal tools, on top of function keys.
@@ -41,19 +41,6 @@ export interface CallerAuthenticatorOptions {
   keySetRetryAfterMs?: number;
 }
 
-/** A 401 or 403 from caller authentication; `wwwAuthenticate` is the RFC 6750 challenge for the response. */
-export class CallerAuthError extends RequestError {
-  constructor(
-    kind: 'unauthorized' | 'forbidden',
-    detail: string,
-    /** Value for the `WWW-Authenticate` response header. */
-    readonly wwwAuthenticate: string,
-  ) {
-    super(kind, detail);
-  }
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** RFC 6750 b64token. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /** Entra tokens are a few KB; anything far larger is refused before any parsing. */
@@ -107,7 +94,7 @@ export class CallerAuthenticator {
       return;
     }
     const tenantId = settings.tenantId?.trim().toLowerCase();
-    if (!tenantId || !GUID.test(tenantId)) {
+    if (!tenantId || !isGuid(tenantId)) {
       // `tid` is always a GUID; a domain name here could never match a token.
       throw new SettingsError([
         'CALLER_AUTH_TENANT_ID must be the tenant GUID (not a domain name) when CALLER_AUTH_AUDIENCE is set',
@@ -315,8 +302,8 @@ export class CallerAuthenticator {
  * here: configure the client id (or `api://{clientId}`) when callers get v2 tokens.
  */
 function acceptedAudiences(audience: string): string[] {
-  const clientId = GUID.test(audience) ? audience : /^api:\/\/([0-9a-f-]{36})$/i.exec(audience)?.[1];
-  if (!clientId || !GUID.test(clientId)) return [audience];
+  const clientId = isGuid(audience) ? audience : /^api:\/\/([0-9a-f-]{36})$/i.exec(audience)?.[1];
+  if (!clientId || !isGuid(clientId)) return [audience];
   const id = clientId.toLowerCase();
   return [...new Set([audience, id, `api://${id}`])];
 }

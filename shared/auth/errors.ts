@@ -1,8 +1,20 @@
 /**
- * Caller-authentication failures that the HTTP layer must recognise without importing
- * `caller-auth.ts`: this file imports nothing from `shared/http`, so `endpoint.ts` can import it
- * without a module cycle (caller-auth.ts extends `RequestError` and so imports endpoint.ts).
+ * Caller-authentication failures, in the domain's terms: shared/http turns them into problem+json
+ * (401 / 403 with `WWW-Authenticate`, 503 with `Retry-After`).
  */
+
+/** A 401 or 403 from caller authentication; `wwwAuthenticate` is the RFC 6750 challenge for the response. */
+export class CallerAuthError extends Error {
+  override readonly name = 'CallerAuthError';
+  constructor(
+    readonly kind: 'unauthorized' | 'forbidden',
+    detail: string,
+    /** Value for the `WWW-Authenticate` response header. */
+    readonly wwwAuthenticate: string,
+  ) {
+    super(detail);
+  }
+}
 
 /**
  * The signing keys of the caller's tenant could not be fetched (network, timeout, non-200 or
@@ -18,18 +30,4 @@ export class CallerAuthUnavailableError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/**
- * Response headers for a caller-authentication failure: `WWW-Authenticate` for a 401/403 raised
- * by `CallerAuthenticator`, `Retry-After` for {@link CallerAuthUnavailableError}, else none.
- * Duck-typed on `wwwAuthenticate` so that it needs no import of the error class itself.
- */
-export function callerAuthHeaders(error: unknown): Record<string, string> {
-  if (error instanceof CallerAuthUnavailableError) {
-    return { 'Retry-After': String(error.retryAfterSeconds) };
-  }
-  const challenge = (error as { wwwAuthenticate?: unknown } | null | undefined)?.wwwAuthenticate;
-  if (error instanceof Error && typeof challenge === 'string') return { 'WWW-Authenticate': challenge };
-  return {};
 }

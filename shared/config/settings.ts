@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUID_PATTERN } from '../partner-center/model.js';
 
 /**
  * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
@@ -16,7 +17,7 @@ export interface Settings {
   callerAuth: CallerAuthSettings;
   /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
   runningInAzure: boolean;
-  /** True when Key Vault or the token authority is a loopback stand-in (DESIGN.md's loopback rule). */
+  /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
   loopbackCloud: boolean;
 }
 
@@ -40,9 +41,15 @@ export interface PartnerCenterSettings {
   maxResponseBytes: number;
 }
 
+export type PartnerCenterAuthMode = 'app' | 'app_user';
+
 export interface CredentialSettings {
+  /** `app`: client-credentials tokens. `app_user`: the secure application model (a rotating refresh token). */
+  authMode: PartnerCenterAuthMode;
   keyVaultUrl?: string;
   secretName: string;
+  /** `app_user` only: the Key Vault secret holding the refresh token (each rotated one is a new version). */
+  refreshTokenSecretName: string;
   /** Local development only; refused when running in Azure. */
   localClientSecret?: string;
   cacheTtlMs: number;
@@ -109,10 +116,7 @@ const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 const text = z.string().trim().min(1);
-const guid = z
-  .string()
-  .trim()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const guid = z.string().trim().regex(GUID_PATTERN, 'must be a GUID');
 const httpsUrl = z
   .string()
   .trim()
@@ -124,6 +128,9 @@ const positiveInt = (max: number) =>
     .int('must be a whole number')
     .positive('must be greater than 0')
     .max(max, `must be at most ${max}`);
+
+/** Key Vault secret names: 1-127 letters, digits and dashes. */
+const keyVaultSecretName = text.regex(/^[0-9A-Za-z-]{1,127}$/, 'must be 1-127 letters, digits and dashes');
 
 /** Six-field NCRONTAB (sec min hour day month day-of-week), as the Functions timer trigger expects. */
 const ncrontab = text.refine(
@@ -218,11 +225,21 @@ export function loadSettings(env: Environment = process.env): Settings {
   };
 
   const credential: CredentialSettings = {
+    authMode: withDefault({
+      name: 'PARTNER_CENTER_AUTH_MODE',
+      schema: z.enum(['app', 'app_user'], { error: "must be 'app' or 'app_user'" }),
+      fallback: 'app',
+    }),
     keyVaultUrl,
     secretName: withDefault({
       name: 'PARTNER_CENTER_SECRET_NAME',
       schema: text,
       fallback: 'partner-center-app-secret',
+    }),
+    refreshTokenSecretName: withDefault({
+      name: 'PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME',
+      schema: keyVaultSecretName,
+      fallback: 'partner-center-refresh-token',
     }),
     localClientSecret: runningInAzure ? undefined : localClientSecret,
     cacheTtlMs:
@@ -276,6 +293,12 @@ export function loadSettings(env: Environment = process.env): Settings {
         fallback: '30',
       }) * 60_000,
   };
+  if (credential.authMode === 'app_user' && credential.refreshTokenSecretName === credential.secretName) {
+    problems.push(
+      'PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME must differ from PARTNER_CENTER_SECRET_NAME: the refresh token and the app credential are separate secrets',
+    );
+  }
+
   if (sweep.initialBackoffMs > sweep.maxBackoffMs) {
     problems.push('SWEEP_INITIAL_BACKOFF_SECONDS must not exceed SWEEP_MAX_BACKOFF_SECONDS');
   }

@@ -17,12 +17,16 @@ export interface CredentialMaterialSource {
   read(options?: { abortSignal?: AbortSignal }): Promise<CredentialMaterial>;
 }
 
-/** Raised when the app cannot obtain its own credential; says where it failed, never what the secret is. */
+/**
+ * Raised when the app cannot obtain its own credential; says where it failed, never what the secret
+ * is. `consent` (App+User only): the refresh token is missing, revoked, expired or lacks MFA, and
+ * only an admin signing in again can fix it.
+ */
 export class CredentialError extends Error {
   override readonly name = 'CredentialError';
   constructor(
     message: string,
-    readonly stage: 'key_vault' | 'token',
+    readonly stage: 'key_vault' | 'token' | 'consent',
     readonly statusCode?: number,
     options?: { cause?: unknown },
   ) {
@@ -30,7 +34,7 @@ export class CredentialError extends Error {
   }
 }
 
-const PEM_CONTENT_TYPE = 'application/x-pem-file';
+export const PEM_CONTENT_TYPE = 'application/x-pem-file';
 
 /** Reads the credential from Key Vault with SecretClient (DefaultAzureCredential behind it). */
 export class KeyVaultCredentialSource implements CredentialMaterialSource {
@@ -81,7 +85,7 @@ export interface AppCredentialOptions {
   /** How long vault material is trusted before it is read again. */
   cacheTtlMs: number;
   authorityHost?: string;
-  /** Loopback stand-ins have no instance-discovery endpoint (DESIGN.md's loopback rule). */
+  /** Loopback stand-ins have no instance-discovery endpoint (docs/design.md, "Local stand-ins"). */
   disableInstanceDiscovery?: boolean;
   now?: () => number;
 }
@@ -187,7 +191,7 @@ export class AppCredential implements TokenCredential {
   private build(material: CredentialMaterial): TokenCredential {
     const { tenantId, clientId, authorityHost, disableInstanceDiscovery } = this.options;
     const common = { authorityHost, disableInstanceDiscovery };
-    if (material.contentType === PEM_CONTENT_TYPE || material.value.includes('-----BEGIN')) {
+    if (isCertificateMaterial(material)) {
       if (!/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(material.value)) {
         throw new CredentialError(
           `${this.options.source.description} is a PEM certificate without its private key`,
@@ -198,6 +202,11 @@ export class AppCredential implements TokenCredential {
     }
     return new ClientSecretCredential(tenantId, clientId, material.value, common);
   }
+}
+
+/** A PEM certificate with its key (by content type, or by its look), as opposed to a client secret. */
+export function isCertificateMaterial(material: CredentialMaterial): boolean {
+  return material.contentType === PEM_CONTENT_TYPE || material.value.includes('-----BEGIN');
 }
 
 function firstLine(error: unknown): string {

@@ -4,19 +4,25 @@ import { CredentialError } from '../credentials/app-credential.js';
 import { type HttpResult, problem, problemResult } from '../http/problem.js';
 import { type StorageClients, StorageConfigurationError } from '../storage/clients.js';
 import { trackingTableNames } from '../trackings/tracking-entities.js';
+import { REFRESH_TOKEN_DEGRADED_AFTER_DAYS } from './deep-health-schema.js';
 import { appVersion } from './liveness.js';
 
-export type ComponentStatus = 'healthy' | 'unhealthy' | 'not_configured';
+export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy' | 'not_configured';
 
 export interface ComponentHealth {
   status: ComponentStatus;
   latencyMs: number;
-  /** Why a component is unhealthy: a timeout, a status code, a setting to fix. Never a secret. */
+  /** Why a component is unhealthy or degraded: a timeout, a status code, a setting to fix. Never a secret. */
   detail?: string;
+  /** `refreshToken` only: seconds since the refresh token last rotated. */
+  ageSeconds?: number;
 }
 
 export interface DeepHealthReport {
-  status: 'healthy' | 'unhealthy';
+  /** `degraded`: everything works, but something needs an operator before it stops working. */
+  status: 'healthy' | 'degraded' | 'unhealthy';
+  /** `PARTNER_CENTER_AUTH_MODE`, when the settings can be read. */
+  authMode?: string;
   version: string;
   checkedAt: string;
   durationMs: number;
@@ -27,11 +33,60 @@ export interface DeepHealthReport {
  * One component check: resolves when the component works, with `'not_configured'` when this
  * deployment does not use it (then it counts as healthy); rejects otherwise.
  */
-export type HealthProbe = (abortSignal: AbortSignal) => Promise<'healthy' | 'not_configured'>;
+export type HealthProbe = (abortSignal: AbortSignal) => Promise<'healthy' | 'not_configured' | ProbeOutcome>;
+
+/** A probe's answer with more to say than "healthy". */
+export interface ProbeOutcome {
+  status: 'healthy' | 'degraded';
+  detail?: string;
+  ageSeconds?: number;
+}
 
 export interface DeepHealthOptions {
   /** Each check's time limit. Default 3 s. */
   timeoutMs?: number;
+  /** The credential mode reported with the checks (undefined when settings are unreadable). */
+  authMode?: () => string | undefined;
+}
+
+const REFRESH_TOKEN_LIFETIME_DAYS = 90;
+
+/** The App+User refresh token's health: degraded long before Entra's 90 days, or when a rotation is not in the vault. */
+export function refreshTokenHealth(
+  status: { rotatedAt?: Date; writePending: boolean },
+  now: Date,
+): ProbeOutcome {
+  const ageSeconds = status.rotatedAt
+    ? Math.max(0, Math.round((now.getTime() - status.rotatedAt.getTime()) / 1000))
+    : undefined;
+  const ageDays = ageSeconds === undefined ? undefined : ageSeconds / 86_400;
+  if (status.writePending) {
+    return {
+      status: 'degraded',
+      ageSeconds,
+      detail:
+        'the last rotated refresh token could not be written to Key Vault (the app keeps using it; check its Key Vault Secrets Officer role on the secret)',
+    };
+  }
+  if (ageDays !== undefined && ageDays >= REFRESH_TOKEN_DEGRADED_AFTER_DAYS) {
+    return {
+      status: 'degraded',
+      ageSeconds,
+      detail: `the refresh token last rotated ${Math.floor(ageDays)} days ago; unused for ${REFRESH_TOKEN_LIFETIME_DAYS} days it dies and an admin must consent again`,
+    };
+  }
+  return {
+    status: 'healthy',
+    ageSeconds,
+    detail: ageSeconds === undefined ? undefined : `last rotated ${formatAge(ageSeconds)} ago`,
+  };
+}
+
+function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
 }
 
 class ProbeTimeoutError extends Error {
@@ -47,7 +102,7 @@ export class DeepHealthCheck {
 
   constructor(
     private readonly probes: Readonly<Record<string, HealthProbe>>,
-    options: DeepHealthOptions = {},
+    private readonly options: DeepHealthOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 3000;
   }
@@ -59,9 +114,20 @@ export class DeepHealthCheck {
       Object.entries(this.probes).map(async ([name, probe]) => [name, await this.check(probe)] as const),
     );
     const components = Object.fromEntries(entries);
-    const healthy = entries.every(([, c]) => c.status !== 'unhealthy');
+    const statuses = entries.map(([, c]) => c.status);
+    let authMode: string | undefined;
+    try {
+      authMode = this.options.authMode?.();
+    } catch {
+      // Unreadable settings already show as unhealthy components.
+    }
     return {
-      status: healthy ? 'healthy' : 'unhealthy',
+      status: statuses.includes('unhealthy')
+        ? 'unhealthy'
+        : statuses.includes('degraded')
+          ? 'degraded'
+          : 'healthy',
+      ...(authMode ? { authMode } : {}),
       version: appVersion(),
       checkedAt,
       durationMs: Math.round(performance.now() - started),
@@ -83,7 +149,8 @@ export class DeepHealthCheck {
     });
     try {
       const outcome = await Promise.race([probe(abort.signal), timedOut]);
-      return { status: outcome, latencyMs: elapsed(started) };
+      if (typeof outcome === 'string') return { status: outcome, latencyMs: elapsed(started) };
+      return { ...withoutUndefined(outcome), latencyMs: elapsed(started) };
     } catch (error) {
       return { status: 'unhealthy', latencyMs: elapsed(started), detail: describeFailure(error) };
     } finally {
@@ -94,7 +161,7 @@ export class DeepHealthCheck {
 
 /** 200 with the report when all is well; otherwise 503 problem+json that carries the report too. */
 export function deepHealthResult(report: DeepHealthReport, correlationId: string): HttpResult {
-  if (report.status === 'healthy') {
+  if (report.status !== 'unhealthy') {
     return { status: 200, headers: { 'Cache-Control': 'no-store' }, jsonBody: report };
   }
   const failing = Object.entries(report.components)
@@ -166,6 +233,10 @@ function describeFailure(error: unknown): string {
     return `unreachable (${String(e.code ?? e.name).slice(0, 60)})`;
   }
   return e?.name ? String(e.name).slice(0, 60) : 'failed';
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 function elapsed(started: number): number {

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { CallerAuthUnavailableError, callerAuthHeaders } from '../auth/errors.js';
+import { isRestError } from '@azure/core-rest-pipeline';
+import { CallerAuthError, CallerAuthUnavailableError } from '../auth/errors.js';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
+import { describeError } from '../diagnostics/describe-error.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
 import { StorageConfigurationError } from '../storage/clients.js';
 import type { InvocationScope, InvocationTraceContext } from '../telemetry/invocation-scope.js';
+import type { RequestFailure } from '../telemetry/reporter.js';
 import { TrackingNotFoundError, ValidationError } from '../trackings/errors.js';
 import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
 
@@ -57,15 +60,6 @@ export interface EndpointOptions {
 export interface EndpointTelemetry {
   runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T>;
   requestFailed(failure: RequestFailure): void;
-}
-
-/** A request answered with a problem, as telemetry counts it. */
-export interface RequestFailure {
-  functionName?: string;
-  status: number;
-  problemType: string;
-  upstreamStatus?: number;
-  upstreamCode?: string;
 }
 
 const CORRELATION_HEADERS = ['ms-correlationid', 'x-correlation-id'];
@@ -127,8 +121,9 @@ export async function runHttpEndpoint(
 }
 
 export function problemFor(error: unknown, correlationId: string): Problem {
-  if (error instanceof RequestError) {
-    return problem(error.kind, { detail: error.message, correlationId, errors: error.errors });
+  if (error instanceof RequestError || error instanceof CallerAuthError) {
+    const errors = error instanceof RequestError ? error.errors : [];
+    return problem(error.kind, { detail: error.message, correlationId, errors });
   }
   if (error instanceof ValidationError) {
     const errors = error.problems.map((p) => `${p.field}: ${p.message}`);
@@ -138,9 +133,7 @@ export function problemFor(error: unknown, correlationId: string): Problem {
     return problem('notFound', { detail: error.message, correlationId });
   }
   if (isPartnerCenterError(error)) return upstreamProblem(error, correlationId);
-  if (error instanceof CredentialError) {
-    return problem('credentialUnavailable', { detail: error.message, correlationId });
-  }
+  if (error instanceof CredentialError) return credentialProblem(error, correlationId);
   if (error instanceof CallerAuthUnavailableError) {
     return problem('callerAuthUnavailable', {
       detail: `The app could not fetch Microsoft Entra ID signing keys to check your token. Retry after ${error.retryAfterSeconds} seconds.`,
@@ -188,12 +181,20 @@ function upstreamProblem(error: PartnerCenterError, correlationId: string): Prob
     case 'invalid_response':
       return withUpstream('upstreamInvalidResponse', error.message);
     case 'credential':
-      return problem('credentialUnavailable', { detail: error.message, correlationId });
+      return error.cause instanceof CredentialError
+        ? credentialProblem(error.cause, correlationId)
+        : problem('credentialUnavailable', { detail: error.message, correlationId });
     case 'http':
       if (error.statusCode === 404) {
         return withUpstream(
           'batchNotFound',
           'Partner Center has no batch with this tracking id for this customer (or it is not visible yet). Check both ids.',
+        );
+      }
+      if (error.isMissingMfa) {
+        return withUpstream(
+          'consentRequired',
+          "Partner Center refused the App+User token: the admin's sign-in behind the refresh token had no MFA, which Partner Center requires. An admin of the partner tenant must sign in again with MFA: run 'npm run consent' (README, \"App+User credentials\").",
         );
       }
       if (error.statusCode === 401 || error.statusCode === 403) {
@@ -206,8 +207,28 @@ function upstreamProblem(error: PartnerCenterError, correlationId: string): Prob
   }
 }
 
+/** The app's own credential failed: an admin's new consent (App+User), or an operator's fix. */
+function credentialProblem(error: CredentialError, correlationId: string): Problem {
+  return problem(error.stage === 'consent' ? 'consentRequired' : 'credentialUnavailable', {
+    detail: error.message,
+    correlationId,
+  });
+}
+
 function retryAfterSeconds(error: PartnerCenterError): number {
   return Math.max(1, Math.ceil((error.retryAfterMs ?? 30_000) / 1000));
+}
+
+/**
+ * Response headers for a caller-authentication failure: `WWW-Authenticate` for a 401/403,
+ * `Retry-After` for an unavailable key set, else none.
+ */
+export function callerAuthHeaders(error: unknown): Record<string, string> {
+  if (error instanceof CallerAuthUnavailableError) {
+    return { 'Retry-After': String(error.retryAfterSeconds) };
+  }
+  if (error instanceof CallerAuthError) return { 'WWW-Authenticate': error.wwwAuthenticate };
+  return {};
 }
 
 function retryAfterHeader(error: unknown): Record<string, string> {
@@ -220,24 +241,18 @@ function retryAfterHeader(error: unknown): Record<string, string> {
 
 /** Storage SDK failures without an HTTP answer, or 5xx from the service. */
 function isStorageFailure(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; statusCode?: number; request?: { url?: string } };
-  if (e?.name !== 'RestError') return false;
-  return e.statusCode === undefined || e.statusCode >= 500;
+  if (!isRestError(error)) return false;
+  return error.statusCode === undefined || error.statusCode >= 500;
 }
 
 function logFailure(log: EndpointLog, answer: Problem, error: unknown): void {
   const summary = `${answer.status} ${answer.type} correlationId=${answer.correlationId}`;
   if (answer.status >= 500 && answer.type === '/problems/internal') {
     // Name and message only: SDK errors can carry request objects with headers.
-    log.error(`${summary}: ${errorSummary(error)}`);
+    log.error(`${summary}: ${describeError(error)}`);
   } else if (answer.status >= 500) {
     log.warn(`${summary}: ${answer.detail}`);
   } else {
     log.log(summary);
   }
-}
-
-export function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 500);
-  return String(error).slice(0, 500);
 }

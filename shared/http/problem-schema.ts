@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOWER_CASE_GUID_PATTERN } from '../partner-center/model.js';
 import { type Problem, type ProblemKind, problemTypes } from './problem.js';
 
 /**
@@ -9,7 +10,7 @@ import { type Problem, type ProblemKind, problemTypes } from './problem.js';
 const kinds = Object.keys(problemTypes) as ProblemKind[];
 const typeUris = kinds.map((kind) => problemTypes[kind].type) as [string, ...string[]];
 
-const lowerCaseGuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const lowerCaseGuid = LOWER_CASE_GUID_PATTERN;
 
 export const problemTypeSchema = z
   .enum(typeUris)

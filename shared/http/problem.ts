@@ -1,3 +1,5 @@
+import { withoutUndefined } from '../objects/without-undefined.js';
+
 /**
  * RFC 9457 problem details: every non-2xx answer of the app. Types are relative URIs documented
  * in the README's troubleshooting table; titles are short and stable, details say what to do.
@@ -58,6 +60,11 @@ export const problemTypes = {
   credentialUnavailable: {
     type: '/problems/credential-unavailable',
     title: 'The app could not obtain its Partner Center credential',
+    status: 502,
+  },
+  consentRequired: {
+    type: '/problems/consent-required',
+    title: 'An admin must consent again (App+User credential)',
     status: 502,
   },
   upstreamError: { type: '/problems/upstream-error', title: 'Partner Center failed', status: 502 },
@@ -125,8 +132,4 @@ export function problemResult(value: Problem, headers: Record<string, string> = 
     headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Cache-Control': 'no-store', ...headers },
     jsonBody: value,
   };
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -1,12 +1,11 @@
-import { RequestError } from '../http/endpoint.js';
-import type { HttpResult } from '../http/problem.js';
 import {
   type BatchKey,
   type BatchStatusReader,
   type BatchUploadDetails,
-  isGuid,
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
+import { ValidationError } from '../trackings/errors.js';
+import { parseBatchKey } from '../trackings/tracking-reference.js';
 
 /** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
 export type ResultSource = 'live' | 'storage' | 'memory';
@@ -52,11 +51,19 @@ export interface BatchStatusLookupOptions {
   liveHintEntries?: number;
   /** Epoch ms; tests control it. */
   now?: () => number;
-  onWriteThroughFailure?: (error: unknown) => void;
+  /** A terminal live answer could not be stored; the caller still gets it (see docs/design.md). */
+  onWriteThroughFailure?: (failure: WriteThroughFailure) => void;
+}
+
+export interface WriteThroughFailure {
+  key: BatchKey;
+  /** The lookup's correlation id, as the caller and Partner Center saw it. */
+  correlationId?: string;
+  error: unknown;
 }
 
 /**
- * The live lookup of DESIGN.md: terminal results are immutable, so once known they are served
+ * The live lookup (docs/design.md, "A lookup"): terminal results are immutable, so once known they are served
  * from memory or storage without asking Partner Center again, unless the caller asks to refresh.
  */
 export class BatchStatusLookup {
@@ -82,7 +89,10 @@ export class BatchStatusLookup {
   }
 
   async lookup(customerId: string | undefined, trackingId: string | undefined, options: LookupOptions = {}) {
-    const key = parseBatchKey(customerId, trackingId);
+    // Both ids must be GUIDs: anything else is a 400 that costs nothing upstream.
+    const parsed = parseBatchKey(customerId, trackingId);
+    if (!parsed.ok) throw new ValidationError(parsed.problems);
+    const key = parsed.value;
     if (!options.refresh) {
       const remembered = this.remembered(key);
       if (remembered) return { details: remembered, source: 'memory', terminal: true } satisfies LookupResult;
@@ -101,7 +111,7 @@ export class BatchStatusLookup {
     if (terminal) {
       this.liveHints.delete(memoryKey(key));
       this.remember(key, live.details);
-      await this.writeThrough(key, live.details);
+      await this.writeThrough(key, live.details, options.correlationId);
     } else {
       this.hintLive(key);
     }
@@ -114,13 +124,17 @@ export class BatchStatusLookup {
     } satisfies LookupResult;
   }
 
-  private async writeThrough(key: BatchKey, details: BatchUploadDetails): Promise<void> {
+  private async writeThrough(
+    key: BatchKey,
+    details: BatchUploadDetails,
+    correlationId?: string,
+  ): Promise<void> {
     if (!this.options.writeThrough) return;
     try {
       await this.options.writeThrough.recordTerminal(key, details);
     } catch (error) {
       // The caller still gets the live answer; the sweep will store the result on its next pass.
-      this.options.onWriteThroughFailure?.(error);
+      this.options.onWriteThroughFailure?.({ key, correlationId, error });
     }
   }
 
@@ -164,31 +178,6 @@ export class BatchStatusLookup {
       if (oldest !== undefined) this.memory.delete(oldest);
     }
   }
-}
-
-/** Both ids must be GUIDs: anything else is a 400 that costs nothing upstream. */
-export function parseBatchKey(customerId: string | undefined, trackingId: string | undefined): BatchKey {
-  const errors: string[] = [];
-  if (!customerId || !isGuid(customerId)) errors.push('customerId must be a GUID (the customer tenant id)');
-  if (!trackingId || !isGuid(trackingId))
-    errors.push("trackingId must be a GUID (from the upload's Location header)");
-  if (errors.length > 0) throw new RequestError('invalidRequest', errors.join('; '), errors);
-  return { customerId: customerId!.toLowerCase(), trackingId: trackingId!.toLowerCase() };
-}
-
-/** The HTTP answer for a lookup: the upstream body unchanged, plus where it came from. */
-export function lookupResponse(result: LookupResult): HttpResult {
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'X-Result-Source': result.source,
-    // Terminal answers never change; anything else may change on the next poll.
-    'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
-  };
-  if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
-  if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
-  return result.rawBody
-    ? { status: 200, headers, body: result.rawBody }
-    : { status: 200, headers, jsonBody: result.details };
 }
 
 function memoryKey(key: BatchKey): string {

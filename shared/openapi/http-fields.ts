@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ResultSource } from '../lookup/batch-status-lookup.js';
+import { LOWER_CASE_GUID_PATTERN } from '../partner-center/model.js';
 
 /**
  * Schemas for the route, query and header values that the HTTP adapters read and write as plain
@@ -8,7 +9,7 @@ import type { ResultSource } from '../lookup/batch-status-lookup.js';
  */
 
 const ANY_CASE_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const LOWER_CASE_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LOWER_CASE_GUID = LOWER_CASE_GUID_PATTERN;
 const GUID_PATTERN_SOURCE = LOWER_CASE_GUID.source.slice(1, -1);
 
 export const RESULT_SOURCES = ['live', 'storage', 'memory'] as const;

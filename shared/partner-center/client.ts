@@ -17,7 +17,8 @@ import {
   userAgentPolicy,
 } from '@azure/core-rest-pipeline';
 import { CredentialError } from '../credentials/app-credential.js';
-import { PartnerCenterError } from './errors.js';
+import { withoutUndefined } from '../objects/without-undefined.js';
+import { PartnerCenterError, saysMfaMissing } from './errors.js';
 import {
   type BatchStatusReader,
   type BatchStatusResponse,
@@ -67,6 +68,8 @@ export interface UpstreamCallInfo {
 /** A credential the client can tell to forget its material when Partner Center rejects it. */
 export interface RotatableCredential extends TokenCredential {
   invalidate?(): void;
+  /** App+User: Partner Center refused the consent itself (no MFA); only a new consent helps. */
+  consentRefused?(reason: string): void;
 }
 
 const DEFAULTS = {
@@ -100,7 +103,7 @@ export class PartnerCenterClient implements BatchStatusReader {
   ) {
     this.settings = {
       ...DEFAULTS,
-      ...definedOnly({
+      ...withoutUndefined({
         scope: options.scope,
         locale: options.locale,
         applicationName: options.applicationName,
@@ -146,9 +149,17 @@ export class PartnerCenterClient implements BatchStatusReader {
     let response: PipelineResponse | undefined;
     try {
       response = await this.send(url, budget, abortSignal, context);
-      if (response.status === 401 && this.credential.invalidate) {
+      const missingMfa =
+        response.status === 401 && saysMfaMissing(parseErrorBody(response.bodyAsText ?? undefined));
+      if (missingMfa) {
+        if (this.credential.consentRefused) {
+          this.credential.consentRefused("Partner Center refuses its tokens: the admin's sign-in had no MFA");
+          this.resetTokenCache();
+        }
+      } else if (response.status === 401 && this.credential.invalidate) {
         // A 401 with a token we believed valid: the credential was rotated or revoked. Re-read the
-        // vault and retry once, as the same logical request (same MS-RequestId).
+        // vault and retry once, as the same logical request (same MS-RequestId). A 401 for missing
+        // MFA is not retried: no token from the same consent can have it.
         this.credential.invalidate();
         this.resetTokenCache();
         response = await this.send(url, budget, abortSignal, context);
@@ -354,12 +365,4 @@ function parseErrorBody(text: string | undefined): UpstreamErrorBody {
 function describeNetworkError(error: unknown): string {
   if (error instanceof RestError) return error.code ? `${error.code}: ${error.message}` : error.message;
   return error instanceof Error ? error.message : String(error);
-}
-
-function definedOnly<T extends Record<string, unknown>>(
-  values: T,
-): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<{
-    [K in keyof T]: Exclude<T[K], undefined>;
-  }>;
 }

@@ -56,6 +56,19 @@ export class PartnerCenterError extends Error {
   get isThrottled(): boolean {
     return this.failure === 'throttled';
   }
+
+  /** App+User: Partner Center refused a token whose sign-in had no MFA (only a new consent fixes it). */
+  get isMissingMfa(): boolean {
+    return this.failure === 'http' && this.statusCode === 401 && saysMfaMissing(this);
+  }
+}
+
+/**
+ * Partner Center's 401 for App+User tokens without MFA (required since 2026-04-01): error code
+ * 900421 in partners' reports, or a description that names MFA.
+ */
+export function saysMfaMissing(body: { code?: string; description?: string }): boolean {
+  return body.code === '900421' || /multi-?factor|\bMFA\b/i.test(body.description ?? '');
 }
 
 export function isPartnerCenterError(error: unknown): error is PartnerCenterError {

@@ -45,8 +45,11 @@ export function isTerminalBatchStatus(status: string): status is TerminalBatchSt
   return (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status);
 }
 
+/** A GUID in lower case: ids as the app stores and answers them. */
+export const LOWER_CASE_GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Customer (tenant) and tracking ids are GUIDs on the wire; anything else is refused before any upstream call. */
-export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const GUID_PATTERN = new RegExp(LOWER_CASE_GUID_PATTERN.source, 'i');
 
 export function isGuid(value: string): boolean {
   return GUID_PATTERN.test(value);

@@ -1,4 +1,4 @@
-import type { TrackingStore } from '../trackings/tracking-store.js';
+import type { SweepScheduler } from '../trackings/sweep-scheduler.js';
 import type { DueBacklog } from './reporter.js';
 
 export interface DueBacklogOptions {
@@ -14,7 +14,7 @@ export interface DueBacklogOptions {
  * (one when nothing is due), never the tracking history.
  */
 export async function measureDueBacklog(
-  store: Pick<TrackingStore, 'dueEntries'>,
+  store: Pick<SweepScheduler, 'dueEntries'>,
   now: Date,
   options: DueBacklogOptions = {},
 ): Promise<DueBacklog> {

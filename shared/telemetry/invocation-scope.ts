@@ -13,7 +13,7 @@ export interface InvocationScope {
   functionName?: string;
   /** Absent outside the Functions host (local host, tests): the invocation then starts its own trace. */
   traceContext?: InvocationTraceContext;
-  /** Where telemetry says that it could not start. */
+  /** The invocation's log: where telemetry says that it could not start, and a write-through that failed. */
   log?: { warn(...args: unknown[]): void };
 }
 

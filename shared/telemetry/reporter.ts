@@ -1,6 +1,8 @@
-import type { RequestFailure } from '../http/endpoint.js';
+import type { AppUserCredentialEvent } from '../credentials/app-user-credential.js';
 import type { UpstreamCallInfo } from '../partner-center/client.js';
+import type { BatchKey } from '../partner-center/model.js';
 import type { BatchSummary, TrackingRecord } from '../trackings/model.js';
+import type { TrackingOutcomeObserver } from '../trackings/outcomes.js';
 import type { SweepReport } from '../trackings/sweep.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -11,6 +13,8 @@ export const TelemetryNames = {
     trackingCompleted: 'TrackingCompleted',
     sweepCompleted: 'SweepCompleted',
     requestFailed: 'RequestFailed',
+    refreshToken: 'RefreshTokenRotation',
+    writeThroughFailed: 'WriteThroughFailed',
   },
   metrics: {
     upstreamLatency: 'UpstreamLatencyMs',
@@ -30,6 +34,15 @@ export interface DueBacklog {
   oldestPendingAgeSeconds: number;
 }
 
+/** A request answered with a problem, as telemetry counts it. */
+export interface RequestFailure {
+  functionName?: string;
+  status: number;
+  problemType: string;
+  upstreamStatus?: number;
+  upstreamCode?: string;
+}
+
 /** A tracking that reached a final outcome, as far as telemetry needs to know it. */
 export interface TrackingOutcome {
   customerId: string;
@@ -46,6 +59,17 @@ export interface TrackingOutcome {
  */
 export class TelemetryReporter {
   constructor(private readonly telemetry: Telemetry) {}
+
+  /**
+   * `TrackingRegistered` and `TrackingCompleted` from the tracking records' outcome observer: every
+   * final state but `cancelled` (a caller's decision, not an outcome), whoever wrote it.
+   */
+  readonly trackingOutcomes: TrackingOutcomeObserver = {
+    trackingRegistered: (record) => this.trackingRegistered(record),
+    trackingEnded: ({ record, at }) => {
+      if (record.state !== 'cancelled') this.trackingCompleted(record, at);
+    },
+  };
 
   trackingRegistered(record: TrackingRecord): void {
     this.telemetry.trackEvent(TelemetryNames.events.trackingRegistered, {
@@ -118,6 +142,29 @@ export class TelemetryReporter {
     if (info.status === 429 || info.failure === 'throttled') {
       this.telemetry.trackMetric(TelemetryNames.metrics.upstreamThrottled, 1, dimensions);
     }
+  }
+
+  /** App+User: a rotated refresh token written back (or not), or consent found missing. Never the token. */
+  refreshTokenEvent(event: AppUserCredentialEvent): void {
+    this.telemetry.trackEvent(TelemetryNames.events.refreshToken, {
+      outcome: event.kind,
+      attempts: 'attempts' in event ? String(event.attempts) : undefined,
+      version: 'version' in event ? event.version : undefined,
+      reason: 'reason' in event ? event.reason : undefined,
+    });
+  }
+
+  /**
+   * A live lookup's terminal answer could not be written through to tracking storage: the caller
+   * got its answer, the sweep stores the result on its next pass. Counted, with the error's name only.
+   */
+  writeThroughFailed(failure: { key: BatchKey; correlationId?: string; error: unknown }): void {
+    this.telemetry.trackEvent(TelemetryNames.events.writeThroughFailed, {
+      customerId: failure.key.customerId,
+      trackingId: failure.key.trackingId,
+      correlationId: failure.correlationId,
+      error: failure.error instanceof Error ? failure.error.name : 'unknown',
+    });
   }
 
   /** An HTTP call answered with a problem: counts by problem type and upstream code, for alerts. */

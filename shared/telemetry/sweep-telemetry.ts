@@ -1,5 +1,5 @@
 import type { SweepReport } from '../trackings/sweep.js';
-import type { TrackingStore } from '../trackings/tracking-store.js';
+import type { SweepScheduler } from '../trackings/sweep-scheduler.js';
 import { type DueBacklogOptions, measureDueBacklog } from './due-backlog.js';
 import type { DueBacklog, TelemetryReporter } from './reporter.js';
 
@@ -7,7 +7,7 @@ import type { DueBacklog, TelemetryReporter } from './reporter.js';
 export class SweepTelemetry {
   constructor(
     private readonly reporter: TelemetryReporter,
-    private readonly store: Pick<TrackingStore, 'dueEntries'>,
+    private readonly store: Pick<SweepScheduler, 'dueEntries'>,
     private readonly options: DueBacklogOptions & { clock?: () => Date } = {},
   ) {}
 

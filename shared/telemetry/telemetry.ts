@@ -1,4 +1,5 @@
-import { currentInvocation, type InvocationScope, runInInvocationScope } from './invocation-scope.js';
+import { describeError } from '../diagnostics/describe-error.js';
+import { type InvocationScope, runInInvocationScope } from './invocation-scope.js';
 
 export type { InvocationScope, InvocationTraceContext } from './invocation-scope.js';
 
@@ -82,7 +83,7 @@ export class DeferredTelemetry implements Telemetry {
   async runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T> {
     const telemetry = await this.ready((error) =>
       scope.log?.warn(
-        `Telemetry could not start and is off for now: ${describe(error)} correlationId=${scope.correlationId}`,
+        `Telemetry could not start and is off for now: ${describeError(error, 300)} correlationId=${scope.correlationId}`,
       ),
     );
     return telemetry.runInvocation(scope, work);
@@ -91,13 +92,4 @@ export class DeferredTelemetry implements Telemetry {
   flush(): Promise<void> {
     return this.current.flush();
   }
-}
-
-/** The correlation id of the running invocation, if any (for items reported deep inside domain code). */
-export function currentCorrelationId(): string | undefined {
-  return currentInvocation()?.correlationId;
-}
-
-function describe(error: unknown): string {
-  return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 300);
 }

@@ -12,8 +12,8 @@ export interface DueChange {
 
 /**
  * The due index (`…TrackingsDue`, layout: tracking-entities.ts): hints only, reconciled with the
- * record by TrackingStore whenever they are read. Entries are written here one at a time, or queued
- * with the sweep's other changes (see {@link DueIndexBatch}) until {@link flush}.
+ * record by the stores (tracking-records.ts) whenever they are read. Entries are written here one
+ * at a time, or queued with the sweep's other changes (see {@link DueIndexBatch}) until {@link flush}.
  */
 export class DueIndex {
   private readonly changes: DueIndexBatch;

@@ -18,11 +18,3 @@ export class TrackingNotFoundError extends Error {
     );
   }
 }
-
-export function isValidationError(error: unknown): error is ValidationError {
-  return error instanceof ValidationError;
-}
-
-export function isTrackingNotFoundError(error: unknown): error is TrackingNotFoundError {
-  return error instanceof TrackingNotFoundError;
-}

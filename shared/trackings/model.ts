@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { deviceUploadDetailsSchema, GUID_PATTERN } from '../partner-center/model.js';
+import { deviceUploadDetailsSchema, GUID_PATTERN, LOWER_CASE_GUID_PATTERN } from '../partner-center/model.js';
 
 /**
- * The public shape of a tracking (DESIGN.md, "Tracking API shapes"). These schemas are the single
+ * The public shape of a tracking (docs/design.md, "Contracts"). These schemas are the single
  * description of the API's JSON: the HTTP adapter answers with them and the OpenAPI document is
  * generated from them (`z.toJSONSchema`), so they are named, exported and described.
  */
@@ -17,19 +17,6 @@ export const TRACKING_STATES = [
 ] as const;
 export type TrackingState = (typeof TRACKING_STATES)[number];
 
-/** States after which the sweep never looks at a tracking again. */
-export const FINAL_TRACKING_STATES: readonly TrackingState[] = [
-  'finished',
-  'finished_with_errors',
-  'expired',
-  'not_found',
-  'cancelled',
-];
-
-export function isFinalTrackingState(state: TrackingState): boolean {
-  return state !== 'pending';
-}
-
 export const MAX_LABEL_LENGTH = 200;
 /** Longest Location / status link accepted; a real one is about 110 characters. */
 export const MAX_LOCATION_LENGTH = 2048;
@@ -37,10 +24,7 @@ export const DEFAULT_LIST_TOP = 50;
 export const MAX_LIST_TOP = 200;
 
 const isoTime = z.iso.datetime().describe('ISO 8601 UTC time');
-const guid = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
-  .describe('GUID, lower case');
+const guid = z.string().regex(LOWER_CASE_GUID_PATTERN).describe('GUID, lower case');
 
 export const trackingStateSchema = z
   .enum(TRACKING_STATES)

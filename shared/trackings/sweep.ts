@@ -1,14 +1,21 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SweepSettings } from '../config/settings.js';
+import { describeError } from '../diagnostics/describe-error.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchStatusReader,
   type BatchUploadDetails,
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
-import type { TrackingError } from './model.js';
 import { CorruptResultError, type ResultStore } from './result-store.js';
-import { type Claim, CorruptTrackingError, type DueEntry, type TrackingStore } from './tracking-store.js';
+import { type CheckResult, decide, type Verdict } from './sweep-decision.js';
+import {
+  type ApplyOutcome,
+  type Claim,
+  CorruptTrackingError,
+  type DueEntry,
+  type SweepScheduler,
+} from './sweep-scheduler.js';
 
 export interface SweepReport {
   /** Due trackings this run claimed (and so checked or completed). */
@@ -36,7 +43,7 @@ export interface SweepLog {
 }
 
 export interface SweeperOptions {
-  store: TrackingStore;
+  scheduler: SweepScheduler;
   results: ResultStore;
   reader: BatchStatusReader;
   settings: SweepSettings;
@@ -60,11 +67,10 @@ export interface SweepRunOptions {
 const DEFAULT_THROTTLE_PAUSE_MS = 30_000;
 /** A tracking throttled this many times in one run is rescheduled instead of retried again. */
 const MAX_THROTTLED_ATTEMPTS = 3;
-const MAX_MESSAGE_LENGTH = 500;
 
 type StopReason = 'budget' | 'max_claims' | 'aborted' | 'throttled';
 
-interface RunState {
+interface Run {
   report: SweepReport;
   deadlineMs: number;
   pausedUntilMs: number;
@@ -72,13 +78,17 @@ interface RunState {
   options: SweepRunOptions;
 }
 
+/** What happened to one due entry, as the report counts it. */
+type Tally = 'claimed' | 'skipped' | 'error' | 'throttled' | { verdict: Verdict; outcome: ApplyOutcome };
+
 /**
- * Checks every due pending tracking: claims it (ETag lease), asks Partner Center, and completes or
- * reschedules it. Its cost follows the due work only; it stops claiming at the time budget or the
- * claim cap and leaves the rest due; a 429 pauses all of its checks; one bad tracking never stops it.
+ * Checks every due pending tracking: claims it (ETag lease), asks Partner Center, decides
+ * (sweep-decision.ts, pure), applies the verdict (SweepScheduler) and counts it. Its cost follows
+ * the due work only; it stops claiming at the time budget or the claim cap and leaves the rest due;
+ * a 429 pauses all of its checks; one bad tracking never stops it.
  */
 export class Sweeper {
-  private readonly store: TrackingStore;
+  private readonly scheduler: SweepScheduler;
   private readonly results: ResultStore;
   private readonly reader: BatchStatusReader;
   private readonly settings: SweepSettings;
@@ -89,7 +99,7 @@ export class Sweeper {
   private readonly pageSize: number;
 
   constructor(options: SweeperOptions) {
-    this.store = options.store;
+    this.scheduler = options.scheduler;
     this.results = options.results;
     this.reader = options.reader;
     this.settings = options.settings;
@@ -102,7 +112,7 @@ export class Sweeper {
 
   async run(options: SweepRunOptions = {}): Promise<SweepReport> {
     const start = this.clock();
-    const state: RunState = {
+    const run: Run = {
       report: {
         claimed: 0,
         finished: 0,
@@ -124,17 +134,13 @@ export class Sweeper {
     let reserved = 0;
 
     // Streamed: one page of the due index at a time, and no new page before a worker is free.
-    outer: for await (const page of this.store.dueEntries(start, { pageSize: this.pageSize })) {
+    outer: for await (const page of this.scheduler.dueEntries(start, { pageSize: this.pageSize })) {
       for (const entry of page) {
         while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        const stop = this.stopReason(state, reserved);
-        if (stop) {
-          state.stop ??= stop;
-          state.report.stoppedEarly = true;
-          break outer;
-        }
+        run.stop ??= this.stopReason(run, reserved);
+        if (run.stop) break outer;
         reserved += 1;
-        const task = this.process(entry, state)
+        const task = this.process(entry, run)
           .then((claimed) => {
             if (!claimed) reserved -= 1;
           })
@@ -144,160 +150,100 @@ export class Sweeper {
     }
     await Promise.all(inFlight);
     try {
-      await this.store.flushDueIndex();
+      await this.scheduler.flushDueIndex();
     } catch (error) {
       // Nothing is lost: the old entries still stand, and the next sweep redoes the clean-up.
       this.log?.warn('Some due-index updates could not be written; the next sweep redoes them', {
         error: describeError(error),
       });
     }
-    if (state.stop === 'throttled' || options.abortSignal?.aborted) state.report.stoppedEarly = true;
-    state.report.durationMs = Math.max(0, this.clock().getTime() - start.getTime());
-    return state.report;
+    if (run.stop || options.abortSignal?.aborted) run.report.stoppedEarly = true;
+    run.report.durationMs = Math.max(0, this.clock().getTime() - start.getTime());
+    return run.report;
   }
 
-  private stopReason(state: RunState, reserved: number): StopReason | undefined {
-    if (state.stop) return state.stop;
-    if (state.options.abortSignal?.aborted) return 'aborted';
-    if (this.clock().getTime() >= state.deadlineMs) return 'budget';
+  private stopReason(run: Run, reserved: number): StopReason | undefined {
+    if (run.options.abortSignal?.aborted) return 'aborted';
+    if (this.clock().getTime() >= run.deadlineMs) return 'budget';
     if (reserved >= this.settings.maxClaimsPerRun) return 'max_claims';
     return undefined;
   }
 
-  /** Claims and checks one due entry; true when it was claimed. Never throws. */
-  private async process(entry: DueEntry, state: RunState): Promise<boolean> {
-    const { report } = state;
+  /** Claims, checks, decides, applies and counts one due entry; true when it was claimed. Never throws. */
+  private async process(entry: DueEntry, run: Run): Promise<boolean> {
     let claim: Claim;
     try {
-      const outcome = await this.store.claim(entry, this.clock(), this.settings.leaseMs);
+      const outcome = await this.scheduler.claim(entry, this.clock(), this.settings.leaseMs);
       if (!outcome.claimed) {
-        report.skipped += 1;
+        count(run.report, 'skipped');
         return false;
       }
       claim = outcome.claim;
-      report.claimed += 1;
+      count(run.report, 'claimed');
     } catch (error) {
-      report.errors += 1;
+      count(run.report, 'error');
       this.warn('Could not claim a due tracking; it stays due', entry.key, error);
       if (error instanceof CorruptTrackingError) {
         // Keep it out of every run's way without losing it.
-        await this.store
+        await this.scheduler
           .defer(entry, new Date(this.clock().getTime() + this.settings.maxBackoffMs))
           .catch(() => {});
       }
       return false;
     }
     try {
-      await this.check(claim, state);
+      const result = await this.check(claim, run);
+      if (result.kind === 'failed' && !isPartnerCenterError(result.error)) {
+        this.warn('Unexpected error while checking a tracking', claim.key, result.error);
+      }
+      const now = this.clock();
+      const verdict = decide(claim, result, this.settings, now, this.random());
+      count(run.report, { verdict, outcome: await this.scheduler.apply(claim, verdict, now) });
     } catch (error) {
       // The lease keeps it: the tracking is due again when the lease ends.
-      report.errors += 1;
+      count(run.report, 'error');
       this.warn('Checking a tracking failed; it is retried when its lease ends', claim.key, error);
     }
     return true;
   }
 
-  private async check(claim: Claim, state: RunState): Promise<void> {
-    const { report } = state;
+  /**
+   * What checking a claim comes to: a result a crashed run stored, or Partner Center's answer,
+   * waiting out the run's throttling pause before each attempt (a 429 pauses every check).
+   */
+  private async check(claim: Claim, run: Run): Promise<CheckResult> {
     // Only a claim whose predecessor never recorded its check can find a result stored by a run
     // that died between the result and the record: everyone else skips the read.
     const stored = claim.resumed ? await this.storedResult(claim) : undefined;
-    if (stored) {
-      // A run crashed after writing the full result: finish from it, without asking Partner Center again.
-      if (await this.complete(claim, stored, false, state)) report.finished += 1;
-      return;
-    }
+    if (stored) return { kind: 'answer', details: stored, checked: false };
 
-    let throttledBy: TrackingError | undefined;
+    let throttled: { error: unknown; answeredAt: Date } | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (!(await this.waitForPause(state))) {
+      if (!(await this.waitForPause(run))) {
         // The pause outlasts the budget (or the run was aborted): come back after the pause.
-        const nextCheckAt = new Date(Math.max(state.pausedUntilMs, this.clock().getTime()));
-        const outcome = throttledBy ? { checked: true, lastError: throttledBy } : { checked: false };
-        await this.reschedule(claim, { nextCheckAt, ...outcome }, state, 'stillPending');
-        return;
+        const until = new Date(Math.max(run.pausedUntilMs, this.clock().getTime()));
+        return throttled ? { kind: 'throttled', ...throttled, until } : { kind: 'paused', until };
       }
       const now = this.clock();
-      let details: BatchUploadDetails;
       try {
-        const response = await this.reader.getBatchStatus(claim.key.customerId, claim.key.trackingId, {
+        const { details } = await this.reader.getBatchStatus(claim.key.customerId, claim.key.trackingId, {
           maxRetryAfterMs: 0,
-          ...(state.options.abortSignal ? { abortSignal: state.options.abortSignal } : {}),
-          ...(state.options.correlationId ? { correlationId: state.options.correlationId } : {}),
+          abortSignal: run.options.abortSignal,
+          correlationId: run.options.correlationId,
         });
-        details = response.details;
+        return { kind: 'answer', details, checked: true };
       } catch (error) {
-        if (state.options.abortSignal?.aborted) {
-          // The host is shutting the run down: no verdict on this tracking, it is due again at once.
-          await this.reschedule(claim, { nextCheckAt: now, checked: false }, state, 'stillPending');
-          return;
+        if (run.options.abortSignal?.aborted) return { kind: 'aborted' };
+        if (!isPartnerCenterError(error) || !error.isThrottled) return { kind: 'failed', error };
+        count(run.report, 'throttled');
+        const pauseMs = error.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS;
+        run.pausedUntilMs = Math.max(run.pausedUntilMs, now.getTime() + pauseMs);
+        throttled = { error, answeredAt: now };
+        if (attempt >= MAX_THROTTLED_ATTEMPTS) {
+          return { kind: 'throttled', ...throttled, until: new Date(run.pausedUntilMs) };
         }
-        if (isPartnerCenterError(error) && error.isThrottled) {
-          report.throttled += 1;
-          const pauseMs = error.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS;
-          state.pausedUntilMs = Math.max(state.pausedUntilMs, now.getTime() + pauseMs);
-          throttledBy = trackingError(error, now);
-          if (attempt < MAX_THROTTLED_ATTEMPTS) continue;
-          await this.reschedule(
-            claim,
-            { nextCheckAt: new Date(state.pausedUntilMs), checked: true, lastError: throttledBy },
-            state,
-            'stillPending',
-          );
-          return;
-        }
-        await this.failed(claim, error, now, state);
-        return;
       }
-
-      if (isTerminalBatchStatus(details.status)) {
-        if (await this.complete(claim, details, true, state)) report.finished += 1;
-        return;
-      }
-      const outcome = {
-        checked: true,
-        upstreamStatus: details.status.slice(0, 64),
-        startedTime: details.startedTime,
-        lastError: null,
-        firstNotFoundAt: null,
-      };
-      await this.checkAgainLater(claim, outcome, now, state, 'stillPending');
-      return;
     }
-  }
-
-  /** An upstream failure other than throttling: 404 grace, expiry, or backoff with `lastError`. */
-  private async failed(claim: Claim, error: unknown, now: Date, state: RunState): Promise<void> {
-    const lastError = trackingError(error, now);
-    if (isPartnerCenterError(error) && error.isNotFound) {
-      const firstNotFoundAt = claim.firstNotFoundAt ?? now.toISOString();
-      const outcome = { checked: true, lastError, firstNotFoundAt };
-      if (now.getTime() - Date.parse(firstNotFoundAt) >= this.settings.notFoundGraceMs) {
-        await this.giveUp(claim, 'not_found', outcome, now, state);
-        return;
-      }
-      await this.checkAgainLater(claim, outcome, now, state, 'stillPending');
-      return;
-    }
-    if (!isPartnerCenterError(error)) {
-      this.warn('Unexpected error while checking a tracking', claim.key, error);
-    }
-    await this.checkAgainLater(claim, { checked: true, lastError }, now, state, 'errors');
-  }
-
-  /** Not done yet: expired when too old, otherwise the next check after a backoff. */
-  private async checkAgainLater(
-    claim: Claim,
-    outcome: Parameters<TrackingStore['giveUp']>[2],
-    now: Date,
-    state: RunState,
-    bucket: 'stillPending' | 'errors',
-  ): Promise<void> {
-    if (this.isExpired(claim, now)) {
-      await this.giveUp(claim, 'expired', outcome, now, state);
-      return;
-    }
-    await this.reschedule(claim, { ...outcome, nextCheckAt: this.nextCheck(claim, now) }, state, bucket);
   }
 
   private async storedResult(claim: Claim): Promise<BatchUploadDetails | undefined> {
@@ -312,68 +258,16 @@ export class Sweeper {
     }
   }
 
-  private async complete(
-    claim: Claim,
-    details: BatchUploadDetails,
-    checked: boolean,
-    state: RunState,
-  ): Promise<boolean> {
-    const record = await this.store.complete(claim, details, this.clock(), { checked });
-    if (record.state === details.status) return true;
-    // Cancelled meanwhile: the caller's decision stands.
-    state.report.skipped += 1;
-    return false;
-  }
-
-  private async reschedule(
-    claim: Claim,
-    outcome: Parameters<TrackingStore['reschedule']>[1],
-    state: RunState,
-    bucket: 'stillPending' | 'errors',
-  ): Promise<void> {
-    if (await this.store.reschedule(claim, outcome, this.clock())) state.report[bucket] += 1;
-    else state.report.skipped += 1;
-  }
-
-  private async giveUp(
-    claim: Claim,
-    final: 'expired' | 'not_found',
-    outcome: Parameters<TrackingStore['giveUp']>[2],
-    now: Date,
-    state: RunState,
-  ): Promise<void> {
-    if (await this.store.giveUp(claim, final, outcome, now)) {
-      state.report[final === 'expired' ? 'expired' : 'notFound'] += 1;
-    } else {
-      state.report.skipped += 1;
-    }
-  }
-
-  private isExpired(claim: Claim, now: Date): boolean {
-    return now.getTime() - Date.parse(claim.record.registeredAt) >= this.settings.maxTrackingAgeMs;
-  }
-
-  /**
-   * Exponential in the number of checks so far, capped, with jitter in [base/2, base]: spread out,
-   * and still never shorter than the previous step's longest wait.
-   */
-  private nextCheck(claim: Claim, now: Date): Date {
-    const { initialBackoffMs, maxBackoffMs } = this.settings;
-    const base = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(claim.record.checks, 30));
-    const jittered = base / 2 + (base / 2) * Math.min(Math.max(this.random(), 0), 1);
-    return new Date(now.getTime() + Math.max(1, Math.round(jittered)));
-  }
-
   /** Waits out a throttling pause; false when it would pass the time budget (the sweep then stops claiming). */
-  private async waitForPause(state: RunState): Promise<boolean> {
+  private async waitForPause(run: Run): Promise<boolean> {
     for (;;) {
       const nowMs = this.clock().getTime();
-      if (state.pausedUntilMs <= nowMs) return !state.options.abortSignal?.aborted;
-      if (state.pausedUntilMs >= state.deadlineMs || state.options.abortSignal?.aborted) {
-        state.stop ??= 'throttled';
+      if (run.pausedUntilMs <= nowMs) return !run.options.abortSignal?.aborted;
+      if (run.pausedUntilMs >= run.deadlineMs || run.options.abortSignal?.aborted) {
+        run.stop ??= 'throttled';
         return false;
       }
-      await this.sleep(state.pausedUntilMs - nowMs, state.options.abortSignal);
+      await this.sleep(run.pausedUntilMs - nowMs, run.options.abortSignal);
     }
   }
 
@@ -386,34 +280,37 @@ export class Sweeper {
   }
 }
 
+/** The one place the report is counted. */
+function count(report: SweepReport, tally: Tally): void {
+  if (typeof tally === 'string') {
+    report[tally === 'error' ? 'errors' : tally] += 1;
+    return;
+  }
+  const { verdict, outcome } = tally;
+  if (outcome === 'lost') {
+    report.skipped += 1;
+    return;
+  }
+  switch (verdict.kind) {
+    case 'finished':
+      report.finished += 1;
+      return;
+    case 'giveUp':
+      report[verdict.state === 'expired' ? 'expired' : 'notFound'] += 1;
+      return;
+    case 'reschedule':
+      report[verdict.reason === 'error' ? 'errors' : 'stillPending'] += 1;
+      return;
+    case 'release':
+      report.stillPending += 1;
+      return;
+  }
+}
+
 async function defaultSleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
   try {
     await delay(ms, undefined, abortSignal ? { signal: abortSignal } : undefined);
   } catch {
     // Aborted: the caller re-checks the signal.
   }
-}
-
-function trackingError(error: unknown, now: Date): TrackingError {
-  if (isPartnerCenterError(error)) {
-    return {
-      at: now.toISOString(),
-      message: error.message.slice(0, MAX_MESSAGE_LENGTH),
-      ...(error.statusCode !== undefined ? { status: error.statusCode } : {}),
-      ...(error.code !== undefined ? { code: error.code.slice(0, 100) } : {}),
-      failure: error.failure,
-      ...(error.requestId !== undefined ? { requestId: error.requestId.slice(0, 100) } : {}),
-    };
-  }
-  return {
-    at: now.toISOString(),
-    message: 'Unexpected error while checking the batch status',
-    failure: 'internal',
-  };
-}
-
-/** Name and message only: never a stack, never request details that could carry a token. */
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, MAX_MESSAGE_LENGTH);
-  return String(error).slice(0, MAX_MESSAGE_LENGTH);
 }

@@ -1,12 +1,7 @@
 import { z } from 'zod';
+import { withoutUndefined } from '../objects/without-undefined.js';
 import type { BatchKey } from '../partner-center/model.js';
-import {
-  batchSummarySchema,
-  TRACKING_STATES,
-  type TrackingRecord,
-  type TrackingState,
-  trackingErrorSchema,
-} from './model.js';
+import { batchSummarySchema, TRACKING_STATES, type TrackingRecord, trackingErrorSchema } from './model.js';
 
 /**
  * How trackings are laid out in Table storage. Three tables (prefix from TRACKING_TABLE_PREFIX):
@@ -197,11 +192,6 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
   });
 }
 
-/** Drops undefined fields so a record serialises exactly as the public schema describes. */
-export function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
 /**
  * Upstream times in ISO 8601 UTC. Partner Center's example has no zone suffix (treated as UTC), and
  * the .NET SDK turned an absent completedTime into 0001-01-01: both are "not a time" here.
@@ -213,8 +203,4 @@ export function normalizeUpstreamTime(value: string | undefined): string | undef
   const ms = Date.parse(zoned);
   if (Number.isNaN(ms) || new Date(ms).getUTCFullYear() < 1970) return undefined;
   return new Date(ms).toISOString();
-}
-
-export function isTrackingState(value: string): value is TrackingState {
-  return (TRACKING_STATES as readonly string[]).includes(value);
 }

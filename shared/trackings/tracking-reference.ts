@@ -24,21 +24,29 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A customer or tracking id from a route, query or body: a GUID, normalised to lower case. */
+/** A customer or tracking id: exactly a GUID (blanks included are not), normalised to lower case. */
 export function parseGuid(value: unknown, field: string): ParseResult<string> {
   if (typeof value !== 'string' || value.trim() === '') {
     return { ok: false, problems: [{ field, message: 'is required and must be a GUID' }] };
   }
-  const trimmed = value.trim();
-  if (trimmed.length > 36 || !isGuid(trimmed)) {
+  if (value.length > 36 || !isGuid(value)) {
     return {
       ok: false,
       problems: [{ field, message: 'must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' }],
     };
   }
-  return { ok: true, value: trimmed.toLowerCase() };
+  return { ok: true, value: value.toLowerCase() };
 }
 
+/**
+ * Blanks around a value dropped, for the places that forgive them (the tracking API's bodies,
+ * links and routes); the live lookup's route takes ids exactly as given.
+ */
+export function withoutBlanks(value: unknown): unknown {
+  return typeof value === 'string' ? value.trim() : value;
+}
+
+/** The one check of a batch key: both ids GUIDs, or every problem at once. */
 export function parseBatchKey(customerId: unknown, trackingId: unknown): ParseResult<BatchKey> {
   const customer = parseGuid(customerId, 'customerId');
   const tracking = parseGuid(trackingId, 'trackingId');
@@ -79,7 +87,7 @@ export function parseLocation(value: unknown, field = 'location'): ParseResult<B
   }
   const match = (absolute ? ABSOLUTE_PATH : RELATIVE_PATH).exec(path);
   if (!match) return { ok: false, problems: [{ field, message: expected }] };
-  const key = parseBatchKey(match[1], match[2]);
+  const key = parseBatchKey(withoutBlanks(match[1]), withoutBlanks(match[2]));
   if (key.ok) return key;
   return {
     ok: false,
@@ -108,7 +116,10 @@ export function parseRegistration(body: unknown): ParseResult<TrackingRegistrati
   };
 
   if (body.customerId !== undefined || body.trackingId !== undefined) {
-    collect('customerId/trackingId', parseBatchKey(body.customerId, body.trackingId));
+    collect(
+      'customerId/trackingId',
+      parseBatchKey(withoutBlanks(body.customerId), withoutBlanks(body.trackingId)),
+    );
   }
   if (body.location !== undefined) collect('location', parseLocation(body.location, 'location'));
   if (body.statusLink !== undefined)

@@ -10,11 +10,11 @@ import {
   type ValidationProblem,
 } from './model.js';
 import type { ResultStore } from './result-store.js';
-import { parseBatchKey, parseRegistration } from './tracking-reference.js';
-import type { TrackingStore } from './tracking-store.js';
+import { parseBatchKey, parseRegistration, withoutBlanks } from './tracking-reference.js';
+import type { TrackingRepository } from './tracking-repository.js';
 
 export interface TrackingServiceOptions {
-  store: TrackingStore;
+  store: TrackingRepository;
   results: ResultStore;
   clock?: () => Date;
 }
@@ -29,7 +29,7 @@ export interface GetTrackingOptions {
  * fix are ValidationError (400) and TrackingNotFoundError (404); anything else is the service's fault.
  */
 export class TrackingService {
-  private readonly store: TrackingStore;
+  private readonly store: TrackingRepository;
   private readonly results: ResultStore;
   private readonly clock: () => Date;
 
@@ -87,7 +87,7 @@ export class TrackingService {
 }
 
 function validKey(customerId: string, trackingId: string) {
-  const parsed = parseBatchKey(customerId, trackingId);
+  const parsed = parseBatchKey(withoutBlanks(customerId), withoutBlanks(trackingId));
   if (!parsed.ok) throw new ValidationError(parsed.problems);
   return parsed.value;
 }

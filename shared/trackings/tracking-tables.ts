@@ -1,5 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
+import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
+import { trackingTableNames } from './tracking-entities.js';
 
 export interface TrackingTables {
   trackings: TableClient;
@@ -41,4 +43,21 @@ export async function deleteEntry(
     if (statusCodeOf(error) !== 404) throw error;
     observe('delete', 0);
   }
+}
+
+/** The three tracking tables of `tablePrefix` (layout: tracking-entities.ts), created on first use. */
+export function trackingTables(clients: StorageClients, tablePrefix: string): TrackingTables {
+  const names = trackingTableNames(tablePrefix);
+  return {
+    trackings: clients.tableClient(names.trackings),
+    due: clients.tableClient(names.due),
+    list: clients.tableClient(names.list),
+    ensure: async () => {
+      await Promise.all([
+        clients.ensureTable(names.trackings),
+        clients.ensureTable(names.due),
+        clients.ensureTable(names.list),
+      ]);
+    },
+  };
 }

@@ -9,8 +9,10 @@ import type { RunningSimulators } from '../../dev/simulators/index.js';
 import type { AppServices } from '../../shared/composition.js';
 import { ResultStore } from '../../shared/trackings/result-store.js';
 import { Sweeper } from '../../shared/trackings/sweep.js';
+import { SweepScheduler } from '../../shared/trackings/sweep-scheduler.js';
 import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
-import { TrackingStore, type TrackingTables } from '../../shared/trackings/tracking-store.js';
+import { TrackingRecords } from '../../shared/trackings/tracking-records.js';
+import type { TrackingTables } from '../../shared/trackings/tracking-tables.js';
 import {
   startSimulatorsForHandlers,
   trackingStorageSettings,
@@ -54,10 +56,10 @@ afterAll(async () => {
 });
 
 /**
- * The tracking store on the same storage, with the SDKs' retries shortened (two retries, 50 ms) so
+ * The sweep's side of tracking storage on the same storage, with the SDKs' retries shortened (two retries, 50 ms) so
  * that an outage outlasts them in test time (the app's own clients keep the SDKs' longer default retries).
  */
-function quickFailingStore(connectionString: string): { store: TrackingStore; results: ResultStore } {
+function quickFailingStore(connectionString: string): { scheduler: SweepScheduler; results: ResultStore } {
   const retryOptions = { maxRetries: 2, retryDelayInMs: 50, maxRetryDelayInMs: 100 };
   const tableNames = trackingTableNames(names.tablePrefix);
   const table = (name: string) =>
@@ -88,7 +90,7 @@ function quickFailingStore(connectionString: string): { store: TrackingStore; re
     container,
     ensure: async () => void (await container.createIfNotExists()),
   });
-  return { store: new TrackingStore({ tables, results }), results };
+  return { scheduler: new SweepScheduler(new TrackingRecords({ tables, results })), results };
 }
 
 class TestClock {
@@ -99,9 +101,9 @@ class TestClock {
   };
 }
 
-function sweeper({ store, results }: ReturnType<typeof quickFailingStore>, clock: TestClock): Sweeper {
+function sweeper({ scheduler, results }: ReturnType<typeof quickFailingStore>, clock: TestClock): Sweeper {
   return new Sweeper({
-    store,
+    scheduler,
     results,
     reader: app.partnerCenter,
     settings: app.settings.sweep,

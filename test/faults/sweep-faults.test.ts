@@ -163,7 +163,7 @@ function sweeper(clock: TestClock, logs: string[]): Sweeper {
       logs.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')),
   });
   return new Sweeper({
-    store: app.trackingStore,
+    scheduler: app.sweepScheduler,
     results: app.resultStore,
     reader: app.partnerCenter,
     settings: app.settings.sweep,

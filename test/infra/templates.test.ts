@@ -347,15 +347,15 @@ describe('security properties', () => {
     expect(stringValue(value(app, 'properties.siteConfig.minTlsVersion'))).toBe('1.2');
   });
 
-  it('function app: node runtime version 20 or 22 from a parameter, scale settings from parameters', () => {
+  it('function app: node runtime version 22 or 24 from a parameter, scale settings from parameters', () => {
     const app = onlyResource('Microsoft.Web/sites');
     expect(stringValue(value(app, 'properties.functionAppConfig.runtime.name'))).toBe('node');
     const versionParam = value(app, 'properties.functionAppConfig.runtime.version').text;
     const allowed = paramNamed(app.file, versionParam).decorators.get('allowed')?.[0];
-    expect(allowed ? namedChildren(allowed).map(stringValue) : []).toEqual(['20', '22']);
+    expect(allowed ? namedChildren(allowed).map(stringValue) : []).toEqual(['22', '24']);
     const mainAllowed = paramNamed(main, 'nodeVersion').decorators.get('allowed')?.[0];
-    expect(mainAllowed ? namedChildren(mainAllowed).map(stringValue) : []).toEqual(['20', '22']);
-    expect(stringValue(paramNamed(main, 'nodeVersion').defaultValue)).toBe('20');
+    expect(mainAllowed ? namedChildren(mainAllowed).map(stringValue) : []).toEqual(['22', '24']);
+    expect(stringValue(paramNamed(main, 'nodeVersion').defaultValue)).toBe('22');
     for (const setting of ['maximumInstanceCount', 'instanceMemoryMB']) {
       const expression = value(app, `properties.functionAppConfig.scaleAndConcurrency.${setting}`).text;
       expect(params(app.file).map((p) => p.name)).toContain(expression);

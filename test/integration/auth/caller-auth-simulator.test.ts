@@ -1,7 +1,8 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
-import { CallerAuthError, CallerAuthenticator } from '../../../shared/auth/caller-auth.js';
+import { CallerAuthenticator } from '../../../shared/auth/caller-auth.js';
+import { CallerAuthError } from '../../../shared/auth/errors.js';
 import { loadSettings } from '../../../shared/config/settings.js';
 import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
 

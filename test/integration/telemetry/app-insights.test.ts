@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { importRecords } from '../../../bench/support/import-records.js';
 import { AZURITE_KEY } from '../../../dev/azurite.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import {
@@ -229,7 +230,7 @@ describe('Application Insights telemetry of the app', () => {
     // The test's own writes, as an invocation of their own, so that every item has a correlation id.
     const setup = { correlationId: crypto.randomUUID(), functionName: 'testSetup' };
     await services().telemetry.runInvocation(setup, () =>
-      services().trackingStore.importRecords([
+      importRecords(services().trackingRecords.tables, [
         pending(done, 20 * 60_000, 10 * 60_000),
         pending(waiting, 6 * 60_000, 5 * 60_000),
       ]),

@@ -3,9 +3,13 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { inject } from 'vitest';
 import type { StorageConnection } from '../../../shared/config/settings.js';
 import { StorageClients } from '../../../shared/storage/clients.js';
+import type { TrackingOutcomeObserver } from '../../../shared/trackings/outcomes.js';
 import { ResultStore } from '../../../shared/trackings/result-store.js';
+import { SweepScheduler } from '../../../shared/trackings/sweep-scheduler.js';
 import { trackingTableNames } from '../../../shared/trackings/tracking-entities.js';
-import { type StorageEvent, TrackingStore } from '../../../shared/trackings/tracking-store.js';
+import { TrackingRecords } from '../../../shared/trackings/tracking-records.js';
+import { TrackingRepository } from '../../../shared/trackings/tracking-repository.js';
+import type { StorageEvent } from '../../../shared/trackings/tracking-tables.js';
 
 export function azuriteConnection(): StorageConnection {
   return {
@@ -68,7 +72,10 @@ export class TableWireCounter {
 export interface TestStorage {
   clients: StorageClients;
   results: ResultStore;
-  store: TrackingStore;
+  records: TrackingRecords;
+  /** The caller side: register, get, list, cancel, recordTerminal. */
+  store: TrackingRepository;
+  scheduler: SweepScheduler;
   names: { tablePrefix: string; resultContainer: string };
   tables: ReturnType<typeof trackingTableNames>;
 }
@@ -78,6 +85,7 @@ export function testStorage(
   options: {
     names?: { tablePrefix: string; resultContainer: string };
     observer?: (event: StorageEvent) => void;
+    outcomes?: TrackingOutcomeObserver;
     tablePolicies?: PipelinePolicy[];
     results?: (clients: StorageClients, container: string) => ResultStore;
   } = {},
@@ -87,8 +95,20 @@ export function testStorage(
   const results =
     options.results?.(clients, names.resultContainer) ??
     ResultStore.fromClients(clients, names.resultContainer);
-  const store = TrackingStore.fromClients(clients, names, { results, observer: options.observer });
-  return { clients, results, store, names, tables: trackingTableNames(names.tablePrefix) };
+  const records = TrackingRecords.fromClients(clients, names, {
+    results,
+    storageObserver: options.observer,
+    outcomes: options.outcomes,
+  });
+  return {
+    clients,
+    results,
+    records,
+    store: new TrackingRepository(records),
+    scheduler: new SweepScheduler(records),
+    names,
+    tables: trackingTableNames(names.tablePrefix),
+  };
 }
 
 /** Every entity of a table (test inspection only). */
@@ -106,4 +126,13 @@ export function guid(): string {
 
 export function key(): { customerId: string; trackingId: string } {
   return { customerId: guid(), trackingId: guid() };
+}
+
+/** Records what the outcome observer was told, as `by:state:trackingId` lines. */
+export class OutcomeLog {
+  readonly lines: string[] = [];
+  readonly observer: TrackingOutcomeObserver = {
+    trackingRegistered: (record) => this.lines.push(`registered:pending:${record.trackingId}`),
+    trackingEnded: ({ record, by }) => this.lines.push(`${by}:${record.state}:${record.trackingId}`),
+  };
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import type { SweepSettings } from '../../../shared/config/settings.js';
 import { PartnerCenterClient } from '../../../shared/partner-center/client.js';
@@ -10,6 +11,7 @@ import { simulatorCredential, startTestSimulators } from '../../support/simulato
 import {
   allEntities,
   guid,
+  OutcomeLog,
   StorageCounter,
   TableWireCounter,
   type TestStorage,
@@ -100,7 +102,7 @@ function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
     reader,
     sweeper: ({ storage: other, random, ...settings } = {}) =>
       new Sweeper({
-        store: (other ?? storage).store,
+        scheduler: (other ?? storage).scheduler,
         results: (other ?? storage).results,
         reader,
         settings: { ...SETTINGS, ...settings },
@@ -136,12 +138,14 @@ async function record(s: Setup, k: { customerId: string; trackingId: string }): 
 
 describe('Sweeper', () => {
   it('two sweeps running at the same time check each due tracking exactly once', async () => {
-    const s = setup();
+    const outcomes = new OutcomeLog();
+    const s = setup({ outcomes: outcomes.observer });
     const done = await registerBatches(s, 24, { advanceEveryCalls: 0 });
     const busy = await registerBatches(s, 24, { statuses: ['processing'] });
     sims.partnerCenter.inject({ kind: 'latency', ms: 15 });
     // A second process: its own clients and store on the same tables.
-    const other = testStorage({ names: s.storage.names });
+    const other = testStorage({ names: s.storage.names, outcomes: outcomes.observer });
+    outcomes.lines.length = 0;
     s.clock.set(T0 + 1000);
 
     const [a, b] = await Promise.all([
@@ -159,6 +163,8 @@ describe('Sweeper', () => {
     for (const k of done) expect((await record(s, k)).state).toBe('finished');
     for (const k of busy)
       expect(Date.parse((await record(s, k)).nextCheckAt ?? '')).toBeGreaterThan(s.clock.ms);
+    // Each terminal transition told once, by whichever sweep won it.
+    expect(outcomes.lines.sort()).toEqual(done.map((k) => `sweep:finished:${k.trackingId}`).sort());
 
     // Within the same window a third run finds nothing to do.
     const c = await s.sweeper().run();
@@ -230,7 +236,7 @@ describe('Sweeper', () => {
         });
       }
     }
-    await s.storage.store.importRecords(history);
+    await importRecords(s.storage.records.tables, history);
     const due = await registerBatches(s, 50, { advanceEveryCalls: 0 });
     expect((await allEntities(s.storage, 'trackings')).length).toBe(10_050);
     counter.reset();
@@ -267,7 +273,7 @@ describe('Sweeper', () => {
       },
     };
     const sweeper = new Sweeper({
-      store: s.storage.store,
+      scheduler: s.storage.scheduler,
       results: s.storage.results,
       reader: slow,
       settings: { ...SETTINGS, concurrency: 1, timeBudgetMs: 25_000 },
@@ -324,7 +330,8 @@ describe('Sweeper', () => {
   });
 
   it('expires a tracking that is still not terminal after the maximum age (after one last look)', async () => {
-    const s = setup();
+    const outcomes = new OutcomeLog();
+    const s = setup({ outcomes: outcomes.observer });
     const [k] = await registerBatches(s, 1, { statuses: ['processing'] });
     if (!k) throw new Error('no key');
     s.clock.set(T0 + SETTINGS.maxTrackingAgeMs);
@@ -340,6 +347,7 @@ describe('Sweeper', () => {
     expect((await s.storage.store.list({ state: 'expired' })).items.map((i) => i.trackingId)).toEqual([
       k.trackingId,
     ]);
+    expect(outcomes.lines).toEqual([`registered:pending:${k.trackingId}`, `sweep:expired:${k.trackingId}`]);
   });
 
   it('retries a 404 within the grace period, then gives up as not_found', async () => {
@@ -464,7 +472,7 @@ describe('Sweeper', () => {
 
     const warnings: { message: string; properties?: Record<string, unknown> }[] = [];
     const sweeper = new Sweeper({
-      store: s.storage.store,
+      scheduler: s.storage.scheduler,
       results: s.storage.results,
       reader: s.reader,
       settings: SETTINGS,
@@ -520,7 +528,7 @@ describe('Sweeper', () => {
     };
     s.clock.set(T0 + 1000);
     const sweeper = new Sweeper({
-      store: s.storage.store,
+      scheduler: s.storage.scheduler,
       results: s.storage.results,
       reader: aborting,
       settings: { ...SETTINGS, concurrency: 1 },
@@ -549,7 +557,7 @@ describe('Sweeper', () => {
     };
     s.clock.set(T0 + 1000);
     const sweeper = new Sweeper({
-      store: s.storage.store,
+      scheduler: s.storage.scheduler,
       results: s.storage.results,
       reader: cancelling,
       settings: SETTINGS,

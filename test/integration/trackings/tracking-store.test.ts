@@ -3,7 +3,7 @@ import type { BatchUploadDetails } from '../../../shared/partner-center/model.js
 import { ValidationError } from '../../../shared/trackings/errors.js';
 import { trackingRecordSchema } from '../../../shared/trackings/model.js';
 import { CorruptResultError, ResultStore } from '../../../shared/trackings/result-store.js';
-import { allEntities, guid, key, testStorage } from './storage-fixture.js';
+import { allEntities, guid, key, OutcomeLog, testStorage } from './storage-fixture.js';
 
 const T0 = new Date('2025-03-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -204,6 +204,28 @@ describe('TrackingStore cancel and recordTerminal', () => {
     const k = key();
     expect(await storage.store.recordTerminal(k, finished, T0)).toBeUndefined();
     expect(await storage.results.get(k)).toBeUndefined();
+  });
+});
+
+describe('the outcome observer', () => {
+  it('hears each registration and each transition to a final state once, and nothing for a repeat', async () => {
+    const outcomes = new OutcomeLog();
+    const storage = testStorage({ outcomes: outcomes.observer });
+    const [a, b] = [key(), key()];
+    await Promise.all(Array.from({ length: 4 }, (_, i) => storage.store.register(a, {}, at(i))));
+    await storage.store.register(b, {}, T0);
+    await storage.store.recordTerminal(a, finished, at(5000));
+    await storage.store.recordTerminal(a, { ...finished, status: 'finished_with_errors' }, at(6000));
+    await storage.store.cancel(a, at(7000));
+    await storage.store.cancel(b, at(7000));
+    await storage.store.cancel(b, at(8000));
+
+    expect(outcomes.lines).toEqual([
+      `registered:pending:${a.trackingId}`,
+      `registered:pending:${b.trackingId}`,
+      `lookup:finished:${a.trackingId}`,
+      `caller:cancelled:${b.trackingId}`,
+    ]);
   });
 });
 

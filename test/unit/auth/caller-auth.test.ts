@@ -11,14 +11,10 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SimulatorServer, sendJson } from '../../../dev/simulators/https-server.js';
-import {
-  CallerAuthError,
-  CallerAuthenticator,
-  type CallerAuthenticatorOptions,
-} from '../../../shared/auth/caller-auth.js';
-import { CallerAuthUnavailableError, callerAuthHeaders } from '../../../shared/auth/errors.js';
+import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../../shared/auth/caller-auth.js';
+import { CallerAuthError, CallerAuthUnavailableError } from '../../../shared/auth/errors.js';
 import { type CallerAuthSettings, SettingsError } from '../../../shared/config/settings.js';
-import { problemFor } from '../../../shared/http/endpoint.js';
+import { callerAuthHeaders, problemFor } from '../../../shared/http/endpoint.js';
 import { testTls } from '../../support/simulators.js';
 
 const TENANT = '4a1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';

@@ -4,6 +4,7 @@ import {
   parseBatchKey,
   parseLocation,
   parseRegistration,
+  withoutBlanks,
 } from '../../../shared/trackings/tracking-reference.js';
 
 const C = '47021739-3426-40bf-9601-61b4b6d7c793';
@@ -54,7 +55,11 @@ describe('parseLocation', () => {
 
 describe('parseBatchKey / parseRegistration', () => {
   it('normalises ids to lower case', () => {
-    expect(parseBatchKey(C.toUpperCase(), ` ${T.toUpperCase()} `)).toEqual({ ok: true, value: KEY });
+    expect(parseBatchKey(C.toUpperCase(), withoutBlanks(` ${T.toUpperCase()} `))).toEqual({
+      ok: true,
+      value: KEY,
+    });
+    expect(parseBatchKey(C, ` ${T}`).ok).toBe(false);
   });
 
   it('lists every problem at once', () => {

@@ -1,6 +1,22 @@
-import type { HttpResult } from '../http/problem.js';
+import type { LookupResult } from '../lookup/batch-status-lookup.js';
 import { isTerminalBatchStatus } from '../partner-center/model.js';
-import type { TrackingList, TrackingRecord, TrackingWithDevices } from './model.js';
+import type { TrackingList, TrackingRecord, TrackingWithDevices } from '../trackings/model.js';
+import type { HttpResult } from './problem.js';
+
+/** The HTTP answer for a lookup: the upstream body unchanged, plus where it came from. */
+export function lookupResponse(result: LookupResult): HttpResult {
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'X-Result-Source': result.source,
+    // Terminal answers never change; anything else may change on the next poll.
+    'Cache-Control': result.terminal ? 'private, max-age=300' : 'no-store',
+  };
+  if (result.upstream?.requestId) headers['MS-RequestId'] = result.upstream.requestId;
+  if (result.upstream?.cv) headers['MS-CV'] = result.upstream.cv;
+  return result.rawBody
+    ? { status: 200, headers, body: result.rawBody }
+    : { status: 200, headers, jsonBody: result.details };
+}
 
 const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
 
@@ -8,7 +24,7 @@ function recordLocation(record: TrackingRecord): string {
   return `/api/trackings/${record.customerId}/${record.trackingId}`;
 }
 
-/** HTTP answers of the tracking API (the shapes of DESIGN.md's "Tracking API shapes"). */
+/** HTTP answers of the tracking API (the shapes of docs/design.md, "Contracts"). */
 export const trackingResponse = {
   /** 201 with a Location when new; 200 with the existing record when already registered. */
   registered({ record, created }: { record: TrackingRecord; created: boolean }): HttpResult {
