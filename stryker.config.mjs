@@ -20,6 +20,8 @@ export default {
   coverageAnalysis: 'perTest',
   ignoreStatic: true,
   concurrency: 1,
+  // The dry run (every related test, instrumented) takes minutes on a loaded machine.
+  dryRunTimeoutMinutes: 30,
   timeoutMS: 20_000,
   timeoutFactor: 2,
   incremental: true,
