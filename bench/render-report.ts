@@ -64,8 +64,8 @@ export function renderResults(results: BenchResults, source: string): string {
 
 /** A Markdown table, padded as Biome formats it (so `npm run lint` leaves it alone). */
 function table(header: string[], rows: string[][]): string {
-  const escape = (cell: string) => cell.replaceAll('|', '\\|');
-  const cells = [header, ...rows].map((r) => r.map(escape));
+  const escapePipes = (cell: string) => cell.replaceAll('|', '\\|');
+  const cells = [header, ...rows].map((r) => r.map(escapePipes));
   const widths = header.map((_, i) => Math.max(3, ...cells.map((r) => [...(r[i] ?? '')].length)));
   const line = (r: string[]) =>
     `| ${r.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ')} |`;
