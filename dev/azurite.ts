@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,13 @@ export interface AzuriteOptions {
   persistent?: boolean;
   /** Existing workspace folder for persistent mode (restart with the same data). */
   location?: string;
+  /** Serve HTTPS with this certificate (PEM), e.g. the simulators' trusted one. */
+  tls?: { cert: string; key: string };
+  /**
+   * `basic`: also accept bearer tokens (issuer, audience and lifetime checked, not the signature),
+   * as Azure Storage does for Entra ID identities. Requires `tls`.
+   */
+  oauth?: 'basic';
 }
 
 export interface RunningAzurite {
@@ -44,6 +51,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const location = options.persistent
     ? (options.location ?? mkdtempSync(join(tmpdir(), 'azurite-')))
     : undefined;
+  if (options.oauth && !options.tls) throw new Error('Azurite accepts OAuth only over HTTPS: give `tls` too');
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    const folder = mkdtempSync(join(tmpdir(), 'azurite-tls-'));
+    writeFileSync(join(folder, 'cert.pem'), options.tls.cert);
+    writeFileSync(join(folder, 'key.pem'), options.tls.key);
+    tlsArgs.push('--cert', join(folder, 'cert.pem'), '--key', join(folder, 'key.pem'));
+    if (options.oauth) tlsArgs.push('--oauth', options.oauth);
+  }
   const args = [
     entry,
     '--disableTelemetry',
@@ -61,14 +77,16 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     '--queuePort',
     String(options.queuePort ?? 0),
     ...(location ? ['--location', location] : ['--inMemoryPersistence']),
+    ...tlsArgs,
   ];
   // Azurite writes its workspace files into the working directory when in memory; keep them out of the repo.
   const cwd = location ?? tmpdir();
   const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const ports = await waitForPorts(child);
-  const blobEndpoint = `http://127.0.0.1:${ports.blob}/${AZURITE_ACCOUNT}`;
-  const tableEndpoint = `http://127.0.0.1:${ports.table}/${AZURITE_ACCOUNT}`;
-  const queueEndpoint = `http://127.0.0.1:${ports.queue}/${AZURITE_ACCOUNT}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const blobEndpoint = `${scheme}://127.0.0.1:${ports.blob}/${AZURITE_ACCOUNT}`;
+  const tableEndpoint = `${scheme}://127.0.0.1:${ports.table}/${AZURITE_ACCOUNT}`;
+  const queueEndpoint = `${scheme}://127.0.0.1:${ports.queue}/${AZURITE_ACCOUNT}`;
   return {
     blobEndpoint,
     tableEndpoint,
@@ -77,7 +95,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     tablePort: ports.table,
     queuePort: ports.queue,
     location,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};QueueEndpoint=${queueEndpoint};`,
+    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};QueueEndpoint=${queueEndpoint};`,
     stop: () => stopChild(child, location && !options.location ? location : undefined),
   };
 }
@@ -91,7 +109,7 @@ function waitForPorts(child: ChildProcess): Promise<Ports> {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       for (const match of output.matchAll(
-        /Azurite (Blob|Table|Queue) service is successfully listening at http:\/\/[^:]+:(\d+)/g,
+        /Azurite (Blob|Table|Queue) service is successfully listening at https?:\/\/[^:]+:(\d+)/g,
       )) {
         found[match[1]!.toLowerCase() as keyof Ports] = Number(match[2]);
       }

@@ -9,10 +9,12 @@ import { input, reply } from '../processes.js';
  * module the Functions worker would load (package.json `main`); `module`: one package, to see
  * where the time goes. Both after the stand-in for the
  * worker's @azure/functions-core is installed, as the worker has it before it loads the app.
+ * `first-call`: the app as `app`, then what the first invocation pays before its own work: the
+ * domain (`shared/app.js`, loaded on first use) and the composition root (`services()`).
  */
 async function main(): Promise<void> {
   const { mode, projectRoot, specifier } = input<{
-    mode: 'functions' | 'app' | 'module';
+    mode: 'functions' | 'app' | 'module' | 'first-call';
     projectRoot: string;
     specifier?: string;
   }>();
@@ -23,12 +25,23 @@ async function main(): Promise<void> {
   } else if (mode === 'module') {
     await import(specifier as string);
   } else {
+    // 'app' and 'first-call'
     for (const file of resolveFunctionModules(projectRoot))
       await import(pathToFileURL(path.resolve(file)).href);
   }
   const importMs = performance.now() - started;
+  let firstCallMs: number | undefined;
+  if (mode === 'first-call') {
+    const firstCall = performance.now();
+    const domain = (await import(
+      pathToFileURL(path.resolve(projectRoot, 'dist/shared/app.js')).href
+    )) as typeof import('../../shared/app.js');
+    domain.services();
+    firstCallMs = performance.now() - firstCall;
+  }
   await reply({
     importMs,
+    ...(firstCallMs === undefined ? {} : { firstCallMs }),
     // Since the process began (node's own start-up included).
     sinceProcessStartMs: performance.now(),
     functions: registry.functions.length,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalApp } from '../../dev/serve.js';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
+import { waitFor } from '../support/wait.js';
 import { callApi, lookupScenarios } from './lookup-scenarios.js';
 
 // The whole app over HTTP, on the local host, loading the built function modules (npm test builds
@@ -95,12 +96,31 @@ describe('the function app on the local host', () => {
   });
 
   it('starts the sweep on demand through the admin endpoint, as the Functions host does', async () => {
+    const batch = sims.partnerCenter.createBatch({
+      customerId: crypto.randomUUID(),
+      devices: 2,
+      statuses: ['finished'],
+    });
+    const key = `${batch.customerId}/${batch.trackingId}`;
+    expect((await call('POST', '/trackings', { location: batch.location })).status).toBe(201);
+    expect((await call('GET', `/trackings/${key}`)).json).toMatchObject({ state: 'pending' });
+
     const res = await fetch(`${local.url}/admin/functions/sweepPendingTrackings`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"input":""}',
     });
     expect(res.status).toBe(202);
+    // The sweep really ran: it checked the tracking and recorded the terminal answer.
+    const record = await waitFor(
+      async () => {
+        const now = await call('GET', `/trackings/${key}`);
+        return now.json?.state === 'pending' ? undefined : now.json;
+      },
+      { description: 'the sweep to record the finished batch' },
+    );
+    expect(record).toMatchObject({ state: 'finished', upstreamStatus: 'finished', checks: 1 });
+    expect(sims.partnerCenter.counters.byTrackingId[batch.trackingId.toLowerCase()]).toBe(1);
   });
 
   it('answers health anonymously with the version and nothing secret', async () => {

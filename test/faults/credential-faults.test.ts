@@ -1,24 +1,41 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { startSimulatorsForHandlers } from '../support/app-settings.js';
 import { type BatchKey, type HttpInvocation, invokeLookup } from '../support/invoke.js';
+import { resetSimulators } from '../support/simulators.js';
 
 // Faults of the app's own credential chain (Key Vault, then the Entra token endpoint), as a caller
-// of the live lookup sees them. A process of its own, started cold: the steps run in order, each
-// with nothing cached that would hide its fault.
+// of the live lookup sees them. Every test starts a cold app (its modules loaded afresh: no secret,
+// token or MSAL throttling state from another test), so each fault is really met and the tests
+// pass in any order.
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
 let batch: BatchKey;
 
 beforeAll(async () => {
   sims = await startSimulatorsForHandlers({ PARTNER_CENTER_DEADLINE_MS: '20000' });
-  ({ getBatchStatus } = await import('../../functions/getBatchStatus.js'));
   batch = sims.partnerCenter.createBatch({ customerId: crypto.randomUUID(), statuses: ['processing'] });
+});
+
+beforeEach(async () => {
+  resetSimulators(sims);
+  vi.resetModules();
+  ({ getBatchStatus } = await import('../../functions/getBatchStatus.js'));
 });
 
 afterAll(async () => {
   await sims?.stop();
 });
+
+/**
+ * Warms the app (the vault read and the vault's own token are then cached), and arranges that
+ * the next lookup must ask Entra ID for a new app token: Partner Center answers it 401 once.
+ */
+async function dropAppToken(): Promise<void> {
+  expect((await lookup()).status).toBe(200);
+  resetSimulators(sims);
+  sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+}
 
 function lookup(): Promise<HttpInvocation> {
   return invokeLookup(getBatchStatus, batch);
@@ -52,13 +69,11 @@ describe('the app credential under Key Vault and Entra ID faults', () => {
   it.each([500, 503])(
     'Key Vault %i on every attempt → 502 credential-unavailable after its retries',
     async (status) => {
-      sims.keyVault.reset();
       sims.keyVault.failNext({ status, times: 50 });
       const res = await lookup();
       expectCredentialProblem(res, new RegExp(`could not be read \\(${status}\\)`));
       expect(sims.keyVault.counters.injectedFailures).toBeGreaterThan(1);
       expect(sims.partnerCenter.counters.total).toBe(0);
-      sims.keyVault.reset();
     },
   );
 
@@ -78,54 +93,56 @@ describe('the app credential under Key Vault and Entra ID faults', () => {
     try {
       const res = await lookup();
       expectCredentialProblem(res, /invalid_client|AADSTS7000215/);
+      expect(sims.entra.counters.tokenRequestsByClientId[sims.app.clientId.toLowerCase()]).toBeGreaterThan(0);
       expect(sims.partnerCenter.counters.total).toBe(0);
     } finally {
       sims.entra.setApplicationSecrets(sims.app.clientId, [sims.app.clientSecret]);
     }
   });
 
-  it('recovers by itself once the faults are gone: 200, nothing cached from the failures', async () => {
+  it('recovers by itself once the fault is gone: 200, nothing cached from the failure', async () => {
+    sims.keyVault.failNext({ status: 403, times: 1 });
+    expectCredentialProblem(await lookup(), /Key Vault Secrets User role/);
     const res = await lookup();
     expect(res.status).toBe(200);
+    expect(sims.keyVault.counters.injectedFailures).toBe(1);
     expect(sims.partnerCenter.counters.byStatus['200']).toBe(1);
   });
 
   it('Key Vault 403 while re-reading after a Partner Center 401 → 502, and the next call recovers', async () => {
-    sims.partnerCenter.reset();
-    sims.keyVault.reset();
+    expect((await lookup()).status).toBe(200);
+    resetSimulators(sims);
     sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
     sims.keyVault.failNext({ status: 403, times: 1 });
     const res = await lookup();
     expectCredentialProblem(res, /Key Vault Secrets User role/);
+    expect(sims.keyVault.counters.injectedFailures).toBe(1);
     expect(sims.partnerCenter.counters.total).toBe(1);
     expect((await lookup()).status).toBe(200);
   });
+
   it('token endpoint 500 once → retried inside @azure/identity, the caller gets 200', async () => {
-    sims.entra.reset();
-    sims.partnerCenter.reset();
+    await dropAppToken();
     sims.entra.failNext({ status: 500, times: 1, retryAfterSeconds: 0 });
-    // Drop the cached token so that this lookup must ask Entra ID: a Partner Center 401 does that.
-    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
     const res = await lookup();
     expect(res.status).toBe(200);
     expect(sims.entra.counters.injectedFailures).toBe(1);
-    sims.entra.reset();
   });
 
-  // Last on purpose: after a final 5xx from the token endpoint, MSAL refuses token requests for
-  // 60 s (it reads Retry-After case-sensitively, and @azure/identity hands it lower-case headers).
-  it('token endpoint 5xx on every attempt → 502 credential-unavailable, no status call without a token', async () => {
-    for (const [index, status] of [500, 503].entries()) {
-      sims.entra.reset();
-      sims.partnerCenter.reset();
+  it.each([500, 503])(
+    'token endpoint %i on every attempt → 502 credential-unavailable, no status call without a token',
+    async (status) => {
+      await dropAppToken();
       sims.entra.failNext({ status, times: 50 });
-      // The first round drops the cached token with a 401; after it there is no token to drop.
-      if (index === 0) sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
       const res = await lookup();
       expectCredentialProblem(res, /Microsoft Entra ID refused a token/);
-      // Only that 401 reached Partner Center: no status call is made without a token.
-      expect(sims.partnerCenter.counters.total).toBe(index === 0 ? 1 : 0);
-    }
-    sims.entra.reset();
-  });
+      // The fault was really met: the app's token requests were answered with this status.
+      expect(sims.entra.counters.injectedFailures).toBeGreaterThan(0);
+      expect(sims.entra.counters.tokenRequestsByClientId[sims.app.clientId.toLowerCase()]).toBe(
+        sims.entra.counters.injectedFailures,
+      );
+      // Only the 401 reached Partner Center: no status call is made without a token.
+      expect(sims.partnerCenter.counters.total).toBe(1);
+    },
+  );
 });

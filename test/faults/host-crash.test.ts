@@ -158,6 +158,8 @@ describe('the host process', () => {
     // A new process on the same storage picks up everything: the unclaimed, the half-done, the rescheduled.
     sims.partnerCenter.clearFaults();
     const second = await startHost();
+    const pendingAtKill = (await states(second, keys)).filter((r) => r.state === 'pending').length;
+    expect(pendingAtKill).toBeGreaterThan(0);
     const summaries: string[] = [];
     const done = await waitFor(
       async () => {
@@ -167,6 +169,10 @@ describe('the host process', () => {
       },
       { timeoutMs: 30_000, intervalMs: 100, description: 'every tracking to reach a final state' },
     );
+    // Every restart sweep ran to its end, and between them they claimed every tracking the killed
+    // process left pending (some twice: a backoff between a tracking's two checks).
+    for (const summary of summaries) expect(summary).toMatch(/^.*Sweep completed: claimed=\d+ .*errors=0 /);
+    expect(summaries.map(claimedIn).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(pendingAtKill);
 
     for (const [i, record] of done.entries()) {
       expect(record).toMatchObject({
@@ -215,8 +221,20 @@ describe('the host process', () => {
     ]);
     sims.partnerCenter.clearFaults();
 
-    // Both ran at the same time; between them they claimed every tracking once.
+    // Both did work, at the same time: each sweep's calls carry its own MS-CorrelationId, and the
+    // spans of the two sets of calls overlap. Between them they claimed every tracking once.
+    expect(claimedIn(summaryOne)).toBeGreaterThan(0);
+    expect(claimedIn(summaryTwo)).toBeGreaterThan(0);
     expect(claimedIn(summaryOne) + claimedIn(summaryTwo)).toBe(keys.length);
+    const spans = new Map<string, { first: number; last: number }>();
+    for (const r of sims.partnerCenter.requests) {
+      const id = r.headers['ms-correlationid']!;
+      const span = spans.get(id) ?? { first: r.at, last: r.at };
+      spans.set(id, { first: Math.min(span.first, r.at), last: Math.max(span.last, r.at) });
+    }
+    const [a, b] = [...spans.values()];
+    expect(spans.size).toBe(2);
+    expect(a!.first <= b!.last && b!.first <= a!.last, 'the two sweeps overlapped in time').toBe(true);
     for (const k of keys) expect(answered(k.trackingId)).toBe(1);
     expect(sims.partnerCenter.counters.total).toBe(keys.length);
     for (const record of await states(one, keys))

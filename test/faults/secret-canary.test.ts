@@ -6,14 +6,18 @@ import {
   DOCS_EXAMPLE_TRACKING_ID,
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
+import { type IngestionSimulator, startIngestionSimulator } from '../../dev/simulators/ingestion.js';
 import type { StorageNames } from '../support/app-settings.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
 import { SecretCapture } from '../support/secret-capture.js';
+import { testTls } from '../support/simulators.js';
 
 // A recognisable canary as the app's credential (the Key Vault secret) and as the developer
 // identity's secret; every bearer token the app presents is intercepted where the simulators check
-// it. Lookups, registrations, sweeps and failures run through the local host, with every log line,
-// every response and every stored record and blob captured; none may hold a canary or a token.
+// it. Lookups, registrations, sweeps and failures run through the local host with telemetry on
+// (Application Insights, to the local ingestion endpoint), with every log line, every response,
+// every telemetry envelope and every stored record and blob captured; none may hold a canary or a
+// token. The scenario runs once, before the checks, so that each check stands on its own.
 const CANARY = `CANARY-${randomBytes(12).toString('hex')}`;
 const DEV_CANARY = `CANARY-DEV-${randomBytes(12).toString('hex')}`;
 
@@ -21,6 +25,7 @@ let app: TestApp;
 let sims: RunningSimulators;
 let local: LocalApp;
 let names: StorageNames;
+let ingestion: IngestionSimulator | undefined;
 const tokens = new Set<string>();
 const capturing = new SecretCapture();
 const { captured } = capturing;
@@ -34,22 +39,30 @@ beforeAll(async () => {
     tag: 'sc',
     simulators: { clientSecret: CANARY, developer: { clientSecret: DEV_CANARY } },
     // Every token presented to Partner Center or Key Vault passes through here.
-    beforeStart: ({ entra }) => {
+    beforeStart: async ({ entra }) => {
       const verify = entra.verifyAccessToken.bind(entra);
       entra.verifyAccessToken = async (token, ...rest) => {
         tokens.add(token);
         return verify(token, ...rest);
       };
+      ingestion = await startIngestionSimulator({ tls: testTls(), entra });
     },
-    env: { PARTNER_CENTER_DEADLINE_MS: '3000', PARTNER_CENTER_MAX_RETRIES: '1' },
+    env: () => ({
+      PARTNER_CENTER_DEADLINE_MS: '3000',
+      PARTNER_CENTER_MAX_RETRIES: '1',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion!.connectionString,
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+    }),
     logger: capturing.hostLogger,
   });
   ({ sims, local, names } = app);
+  await runScenario();
 });
 
 afterAll(async () => {
   capturing.uninstall();
   await app?.stop();
+  await ingestion?.stop();
 });
 
 async function call(method: string, path: string, body?: unknown) {
@@ -71,8 +84,9 @@ async function sweep(): Promise<void> {
   expect(outcome.status).toBe('succeeded');
 }
 
-describe('secrets and tokens never leave the app', () => {
-  it('runs lookups, registrations, sweeps and failures with a canary credential', async () => {
+/** Lookups, registrations, sweeps and failures with a canary credential; everything said or stored is captured. */
+async function runScenario(): Promise<void> {
+  {
     const customerId = crypto.randomUUID();
     const finished = sims.partnerCenter.createBatch({
       customerId,
@@ -133,11 +147,25 @@ describe('secrets and tokens never leave the app', () => {
 
     // Everything stored: the three tables and every result blob.
     await capturing.captureStorage(names);
-  });
+    // Every telemetry envelope the app sent (the local host loaded the built modules in this process).
+    const { services } = await import(`${'../../dist/shared/composition.js'}`);
+    await (services() as import('../../shared/composition.js').AppServices).telemetry.flush();
+    for (const body of ingestion!.rawBodies) capture('telemetry', body);
+  }
+}
 
+describe('secrets and tokens never leave the app', () => {
   it('captured what it set out to capture (so that the checks below can fail)', () => {
     const sources = new Set(captured.map((c) => c.source.split(' ')[0]));
-    for (const source of ['host-log', 'response', 'table', 'blob', 'invocation-context', 'azure-sdk']) {
+    for (const source of [
+      'host-log',
+      'response',
+      'table',
+      'blob',
+      'invocation-context',
+      'azure-sdk',
+      'telemetry',
+    ]) {
       expect(sources, source).toContain(source);
     }
     // Tokens for Key Vault (developer identity) and for Partner Center (the app) were both seen.
@@ -148,6 +176,10 @@ describe('secrets and tokens never leave the app', () => {
       expect.arrayContaining(['https://vault.azure.net', 'https://api.partnercenter.microsoft.com']),
     );
     expect(captured.some((c) => c.text.includes('credential-unavailable'))).toBe(true);
+    // Telemetry carried the failures and the upstream calls, so its envelopes were worth searching.
+    const telemetry = captured.filter((c) => c.source === 'telemetry').map((c) => c.text);
+    expect(telemetry.join('\n')).toMatch(/RequestFailed/);
+    expect(telemetry.join('\n')).toMatch(/RemoteDependencyData/);
     expect(captured.some((c) => c.source.startsWith('table') && c.text.includes('lastError'))).toBe(true);
   });
 

@@ -57,7 +57,7 @@ afterAll(async () => {
 
 /**
  * The sweep's side of tracking storage on the same storage, with the SDKs' retries shortened (two retries, 50 ms) so
- * that an outage outlasts them in test time: the app's own clients would ride out 5-16 s of it.
+ * that an outage outlasts them in test time (the app's own clients keep the SDKs' longer default retries).
  */
 function quickFailingStore(connectionString: string): { scheduler: SweepScheduler; results: ResultStore } {
   const retryOptions = { maxRetries: 2, retryDelayInMs: 50, maxRetryDelayInMs: 100 };

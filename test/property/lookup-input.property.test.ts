@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DOCS_EXAMPLE_CUSTOMER_ID,
   DOCS_EXAMPLE_TRACKING_ID,
@@ -12,12 +12,16 @@ import {
 } from '../support/app-settings.js';
 import { collectGarbage, expectProblem, invokeRaw } from '../support/hostile-http.js';
 import { GUID, guid, hostileHeaders, hostileId, pathSegment, queryString } from './arbitraries.js';
+import { runs } from './seed.js';
+
+// The run counts are the budget; the time-out only guards against a hang, on a shared, loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 // Hostile input against the live lookup and health, through the real handlers with Key Vault,
 // Entra ID and Partner Center simulated and Azurite behind them. Run counts are the CI budget.
-const LOOKUP_RUNS = 3_000;
-const HEALTH_RUNS = 500;
-const OTHER_RUNS = 200;
+const LOOKUP_RUNS = runs(3_000);
+const HEALTH_RUNS = runs(500);
+const OTHER_RUNS = runs(200);
 
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;

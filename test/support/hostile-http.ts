@@ -43,6 +43,47 @@ export function invokeRaw(
   );
 }
 
+/**
+ * Calls a function handler with a body that arrives as a stream (as with the Functions host's HTTP
+ * streaming), `chunkBytes` at a time up to `totalBytes`, and reports how many bytes the handler
+ * pulled from it: a handler that reads the whole body before checking its size pulls all of them.
+ * (Heap measurements cannot show this: body bytes live in Buffers, outside the JS heap.)
+ */
+export async function invokeStreamed(
+  handler: HttpHandler,
+  spec: Omit<RawRequest, 'body'>,
+  totalBytes: number,
+  chunkBytes = 16 * 1024,
+): Promise<{ res: RawResponse; bytesPulled: number }> {
+  let bytesPulled = 0;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const size = Math.min(chunkBytes, totalBytes - bytesPulled);
+        if (size <= 0) return controller.close();
+        bytesPulled += size;
+        controller.enqueue(new Uint8Array(size).fill(0x20));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const url = new URL(spec.url, HOST_URL).toString();
+  const nativeRequest = new Request(url, {
+    method: spec.method,
+    headers: spec.headers ?? {},
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  const res = await invokeRequest(
+    handler,
+    { method: spec.method, url, params: spec.params ?? {}, nativeRequest } as Parameters<
+      typeof invokeRequest
+    >[1],
+    'test',
+  );
+  return { res, bytesPulled };
+}
+
 /** What every error answer must be: RFC 9457 problem+json, matching its status, with the correlation id echoed. */
 export function expectProblem(res: RawResponse, status?: number, type?: string): void {
   if (status !== undefined) expect(res.status).toBe(status);

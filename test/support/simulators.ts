@@ -1,7 +1,8 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import {
+  type RecordedRequest,
   type RunningSimulators,
   type StartSimulatorsOptions,
   startSimulators,
@@ -43,4 +44,18 @@ export function developerSecretClient(sims: RunningSimulators): SecretClient {
   return new SecretClient(sims.keyVault.url, simulatorCredential(sims.entra.url, sims.developer), {
     disableChallengeResourceVerification: true,
   });
+}
+
+/**
+ * The one MS-RequestId that every given Partner Center request carried. Fails unless there is at
+ * least one request, each carried the header (a UUID) and all carried the same value: a set of
+ * absent headers must not pass as "one id".
+ */
+export function theOneRequestId(requests: readonly RecordedRequest[]): string {
+  const ids = requests.map((r) => r.headers['ms-requestid']);
+  expect(ids.length).toBeGreaterThan(0);
+  const first = ids[0];
+  expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  expect(ids).toEqual(ids.map(() => first));
+  return first as string;
 }

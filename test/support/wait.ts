@@ -11,7 +11,9 @@ export interface WaitOptions {
 
 /**
  * Polls `condition` until it returns a truthy value and resolves with it: tests wait for what they
- * need (a counter, a log line, a state), never for a fixed time.
+ * need (a counter, a log line, a state), never for a fixed time. A condition that throws (a failed
+ * `expect`, a process that exited) fails the wait at once: an assertion inside a poll is never
+ * retried until it happens to pass. "Not yet" is a falsy return value.
  */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
@@ -20,20 +22,11 @@ export async function waitFor<T>(
   const timeoutMs = options.timeoutMs ?? 15_000;
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
   for (;;) {
-    try {
-      const value = await condition();
-      if (value) return value as NonNullable<T>;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
-    }
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${options.description ?? 'a condition'}${cause}`,
-      );
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${options.description ?? 'a condition'}`);
     }
     await delay(intervalMs);
   }

@@ -463,17 +463,18 @@ describe('request limits and shutdown', () => {
     const run = probe.timerRuns.next((r) => r.functionName === 'fixtureSweep');
     const outcome = stopping.invoke('fixtureSweep');
     await run;
-    let stopped = false;
-    const stop = stopping.stop().then(() => {
-      stopped = true;
-    });
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(stopped).toBe(false);
-    const terminated = probe.appTerminations.next();
+    // The order in which things end: a stop that did not wait would run the appTerminate hooks
+    // (and resolve) while the invocation is still held at the gate.
+    const order: string[] = [];
+    const terminated = probe.appTerminations.next().then(() => order.push('appTerminate'));
+    const done = outcome.then(() => order.push('invocation'));
+    const stop = stopping.stop().then(() => order.push('stopped'));
+    // The host is stopping (it refuses new invocations) while the invocation is held.
+    await expect(stopping.invoke('fixtureSweep')).rejects.toThrow(/not running/);
     gate.open();
     probe.timerGate = undefined;
-    await stop;
-    await terminated;
+    await Promise.all([stop, terminated, done]);
+    expect(order).toEqual(['invocation', 'appTerminate', 'stopped']);
     expect(await outcome).toMatchObject({ status: 'succeeded' });
   });
 });

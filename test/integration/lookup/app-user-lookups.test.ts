@@ -36,7 +36,10 @@ async function lookup(): Promise<{ status: number; json: Record<string, unknown>
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-describe('App+User lookups (secure application model)', () => {
+// These tests are one sequence on one app, cold at the start (the first counts a cold start's
+// vault reads and refresh exchange): kept in order even under --sequence.shuffle. A second app in
+// this process would not be cold (the built modules and their composition root are cached).
+describe('App+User lookups (secure application model)', { shuffle: false }, () => {
   it('50 concurrent cold lookups: one read of each secret, one refresh exchange, one vault write', async () => {
     const consented = sims.keyVault.getSecretValue(RT)!;
     resetSimulators(sims);
