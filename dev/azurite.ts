@@ -13,6 +13,7 @@ export interface AzuriteOptions {
   /** 0 (default) lets the OS pick; fixed ports let a test stop and restart Azurite at the same address. */
   blobPort?: number;
   tablePort?: number;
+  queuePort?: number;
   /** Keep data on disk (in a temp folder) instead of memory, so a restart keeps it. */
   persistent?: boolean;
   /** Existing workspace folder for persistent mode (restart with the same data). */
@@ -29,16 +30,19 @@ export interface AzuriteOptions {
 export interface RunningAzurite {
   blobEndpoint: string;
   tableEndpoint: string;
+  queueEndpoint: string;
+  /** Blob, table and queue endpoints, so every storage SDK finds its service. */
   connectionString: string;
   blobPort: number;
   tablePort: number;
+  queuePort: number;
   location?: string;
   stop(): Promise<void>;
 }
 
 /**
  * Starts Azurite (the npm package, no Docker) as a child process on loopback and resolves once
- * both the blob and table services listen. The flags follow what the storage SDKs need here:
+ * the blob, table and queue services listen. The flags follow what the storage SDKs need here:
  * in memory, no telemetry, and no API-version check (newer SDKs send versions Azurite may lag).
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
@@ -71,7 +75,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     '--tablePort',
     String(options.tablePort ?? 0),
     '--queuePort',
-    '0',
+    String(options.queuePort ?? 0),
     ...(location ? ['--location', location] : ['--inMemoryPersistence']),
     ...tlsArgs,
   ];
@@ -82,32 +86,37 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const scheme = options.tls ? 'https' : 'http';
   const blobEndpoint = `${scheme}://127.0.0.1:${ports.blob}/${AZURITE_ACCOUNT}`;
   const tableEndpoint = `${scheme}://127.0.0.1:${ports.table}/${AZURITE_ACCOUNT}`;
+  const queueEndpoint = `${scheme}://127.0.0.1:${ports.queue}/${AZURITE_ACCOUNT}`;
   return {
     blobEndpoint,
     tableEndpoint,
+    queueEndpoint,
     blobPort: ports.blob,
     tablePort: ports.table,
+    queuePort: ports.queue,
     location,
-    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};`,
+    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};QueueEndpoint=${queueEndpoint};`,
     stop: () => stopChild(child, location && !options.location ? location : undefined),
   };
 }
 
-function waitForPorts(child: ChildProcess): Promise<{ blob: number; table: number }> {
+type Ports = { blob: number; table: number; queue: number };
+
+function waitForPorts(child: ChildProcess): Promise<Ports> {
   return new Promise((resolve, reject) => {
-    const found: { blob?: number; table?: number } = {};
+    const found: Partial<Ports> = {};
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       for (const match of output.matchAll(
-        /Azurite (Blob|Table) service is successfully listening at https?:\/\/[^:]+:(\d+)/g,
+        /Azurite (Blob|Table|Queue) service is successfully listening at https?:\/\/[^:]+:(\d+)/g,
       )) {
-        found[match[1] === 'Blob' ? 'blob' : 'table'] = Number(match[2]);
+        found[match[1]!.toLowerCase() as keyof Ports] = Number(match[2]);
       }
-      if (found.blob && found.table) {
+      if (found.blob && found.table && found.queue) {
         child.stdout?.off('data', onData);
         child.stdout?.resume();
-        resolve({ blob: found.blob, table: found.table });
+        resolve({ blob: found.blob, table: found.table, queue: found.queue });
       }
     };
     child.stdout?.on('data', onData);

@@ -20,7 +20,20 @@ async function main(): Promise<void> {
   const stateDir = path.join(projectRoot, '.dev');
   mkdirSync(stateDir, { recursive: true });
 
-  const [azurite, sims] = await Promise.all([startAzurite(), startSimulators()]);
+  // PARTNER_CENTER_AUTH_MODE=app_user: Partner Center takes user tokens only, and the vault waits
+  // for `npm run consent` (the Entra simulator approves its code as an admin with MFA).
+  const appUser = process.env.PARTNER_CENTER_AUTH_MODE === 'app_user';
+  const [azurite, sims] = await Promise.all([
+    startAzurite(),
+    startSimulators(
+      appUser
+        ? {
+            appUser: { consented: false },
+            userGrants: { autoApprove: { mfa: true }, deviceCodeIntervalSeconds: 1 },
+          }
+        : {},
+    ),
+  ]);
   const caFile = path.join(stateDir, 'local-ca.pem');
   writeFileSync(caFile, sims.tls.cert);
 
@@ -56,6 +69,7 @@ async function main(): Promise<void> {
     if (!announced && chunk.toString().includes('Function app listening at')) {
       announced = true;
       process.stdout.write(banner({ azurite: azurite.blobEndpoint, sims, demo }));
+      if (appUser) process.stdout.write(consentBanner(sims, caFile));
     }
   });
 
@@ -103,6 +117,18 @@ Try it:
   curl ${api}/trackings/${demo.customerId}/${demo.trackingId}
 
 Press Ctrl+C to stop everything.
+`;
+}
+
+/** The consent command for the simulators, ready to paste (the app answers consent-required until it has run). */
+function consentBanner(sims: Awaited<ReturnType<typeof startSimulators>>, caFile: string): string {
+  const settings = Object.entries({ ...sims.env, NODE_EXTRA_CA_CERTS: caFile })
+    .map(([name, value]) => `${name}='${value}'`)
+    .join(' \\\n    ');
+  return `App+User mode: no refresh token yet (lookups answer /problems/consent-required). Consent, as an admin would:
+  env ${settings} \\
+    npm run consent
+
 `;
 }
 

@@ -5,7 +5,12 @@ import type { HostClock } from './host/clock.js';
 import { type FunctionRegistry, installFunctionsCore } from './host/functions-core.js';
 import { createStreamLogger, type HostLogger } from './host/host-log.js';
 import { LocalFunctionsHost } from './host/local-host.js';
-import { readLocalSettingsValues, readRoutePrefix, resolveFunctionModules } from './host/project-config.js';
+import {
+  readLocalSettingsValues,
+  readQueuesOptions,
+  readRoutePrefix,
+  resolveFunctionModules,
+} from './host/project-config.js';
 
 /**
  * `npm run serve`: the function app alone on the local Functions host, configured by the
@@ -89,6 +94,7 @@ export async function startLocalApp(options: StartLocalAppOptions = {}): Promise
     port,
     host: options.host ?? '127.0.0.1',
     routePrefix: readRoutePrefix(projectRoot),
+    queues: readQueuesOptions(projectRoot),
     env,
     logger,
     functionAppDirectory: projectRoot,

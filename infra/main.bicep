@@ -121,6 +121,19 @@ param partnerCenterMaxResponseBytes int = 16777216
 @description('PARTNER_CENTER_SECRET_NAME: name of the Key Vault secret holding the client secret or PEM certificate.')
 param partnerCenterSecretName string = 'partner-center-app-secret'
 
+@description('PARTNER_CENTER_AUTH_MODE: app (app-only tokens) or app_user (the secure application model: a refresh token in Key Vault that the app rotates).')
+@allowed([
+  'app'
+  'app_user'
+])
+param partnerCenterAuthMode string = 'app'
+
+@description('PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: the Key Vault secret holding the App+User refresh token (app_user only).')
+param partnerCenterRefreshTokenSecretName string = 'partner-center-refresh-token'
+
+@description('app_user only: set to true once `npm run consent` has created the refresh-token secret, to give the app identity Key Vault Secrets Officer on that one secret (a role assignment needs its scope to exist).')
+param partnerCenterRefreshTokenSecretExists bool = false
+
 @description('CREDENTIAL_CACHE_TTL_SECONDS: how long the credential read from Key Vault is cached before it is read again.')
 param credentialCacheTtlSeconds int = 900
 
@@ -231,6 +244,8 @@ module keyVault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     secretsOfficerPrincipalId: keyVaultSecretsOfficerPrincipalId
     secretsOfficerPrincipalType: keyVaultSecretsOfficerPrincipalType
+    refreshTokenSecretName: partnerCenterRefreshTokenSecretName
+    appWritesRefreshToken: partnerCenterAuthMode == 'app_user' && partnerCenterRefreshTokenSecretExists
   }
 }
 
@@ -251,6 +266,8 @@ var baseAppSettings = {
   PARTNER_CENTER_MAX_CONCURRENCY: string(partnerCenterMaxConcurrency)
   PARTNER_CENTER_MAX_RESPONSE_BYTES: string(partnerCenterMaxResponseBytes)
   PARTNER_CENTER_SECRET_NAME: partnerCenterSecretName
+  PARTNER_CENTER_AUTH_MODE: partnerCenterAuthMode
+  PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: partnerCenterRefreshTokenSecretName
   CREDENTIAL_CACHE_TTL_SECONDS: string(credentialCacheTtlSeconds)
   TRACKING_TABLE_PREFIX: trackingTablePrefix
   TRACKING_RESULT_CONTAINER: trackingResultContainer

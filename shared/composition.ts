@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { CallerAuthenticator } from './auth/caller-auth.js';
+import { notificationsEnabled } from './config/notify-settings.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
@@ -17,9 +18,20 @@ import { describeError } from './diagnostics/describe-error.js';
 import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup } from './lookup/batch-status-lookup.js';
+import { QueueingNotifier } from './notifications/completion-notifier.js';
+import { NotificationDelivery } from './notifications/delivery.js';
+import { DeliveryQueue } from './notifications/delivery-queue.js';
+import { createQueueService } from './notifications/queue-service.js';
+import {
+  KeyVaultSigningSecret,
+  type SigningSecretSource,
+  StaticSigningSecret,
+} from './notifications/signing.js';
+import { WebhookSender } from './notifications/webhook-sender.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
 import { currentInvocation } from './telemetry/invocation-scope.js';
+import { notificationTelemetry } from './telemetry/notification-telemetry.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -93,9 +105,10 @@ export class AppServices {
         scope,
         onEvent: (event) => {
           this.telemetryReporter.refreshTokenEvent(event);
-          // Outside any invocation: the host's own log. Never the token, only what happened.
-          if (event.kind !== 'rotation_written')
-            console.warn(`App+User credential: ${event.kind}: ${event.reason}`);
+          // Outside any invocation, so to the worker's stderr (the host's log). Never the token.
+          if (event.kind !== 'rotation_written') {
+            process.stderr.write(`App+User credential: ${event.kind}: ${event.reason}\n`);
+          }
         },
       });
     });
@@ -183,11 +196,17 @@ export class AppServices {
           'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: tracking needs a storage account',
         ]);
       }
-      const credential =
-        connection.kind === 'identity'
-          ? new DefaultAzureCredential({ managedIdentityClientId: connection.managedIdentityClientId })
-          : undefined;
+      const credential = connection.kind === 'identity' ? this.storageCredential : undefined;
       return new StorageClients(connection, { credential });
+    });
+  }
+
+  /** Identity-based tracking storage: the managed identity its connection names. */
+  private get storageCredential(): TokenCredential {
+    return this.once('storageCredential', () => {
+      const { connection } = this.settings.storage;
+      const clientId = connection?.kind === 'identity' ? connection.managedIdentityClientId : undefined;
+      return new DefaultAzureCredential({ managedIdentityClientId: clientId });
     });
   }
 
@@ -207,6 +226,7 @@ export class AppServices {
       TrackingRecords.fromClients(this.storageClients, this.settings.storage, {
         results: this.resultStore,
         outcomes: this.telemetryReporter.trackingOutcomes,
+        notifier: notificationsEnabled(this.settings.notify) ? this.completionNotifier : undefined,
       }),
     );
   }
@@ -221,10 +241,76 @@ export class AppServices {
     return this.once('sweepScheduler', () => new SweepScheduler(this.trackingRecords));
   }
 
+  /** NOTIFY_QUEUE_NAME and its poison queue, on the tracking storage account. */
+  get deliveryQueue(): DeliveryQueue {
+    return this.once('deliveryQueue', () => {
+      const { storage, notify } = this.settings;
+      const credential = storage.connection?.kind === 'identity' ? this.storageCredential : undefined;
+      if (!storage.connection) {
+        throw new SettingsError([
+          'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: notifications are queued on the tracking storage account',
+        ]);
+      }
+      const service = createQueueService(storage.connection, {
+        queueServiceUri: notify.queueServiceUri,
+        credential,
+      });
+      return new DeliveryQueue(
+        service.getQueueClient(notify.queueName),
+        service.getQueueClient(`${notify.queueName}-poison`),
+      );
+    });
+  }
+
+  /** Records one completion event per terminal transition and queues its deliveries. */
+  get completionNotifier(): QueueingNotifier {
+    return this.once(
+      'completionNotifier',
+      () =>
+        new QueueingNotifier({
+          queue: this.deliveryQueue,
+          operatorReceiver: this.settings.notify.webhookUrl !== undefined,
+        }),
+    );
+  }
+
+  /** The `deliverNotification` queue trigger's work: one signed POST per message. */
+  get notificationDelivery(): NotificationDelivery {
+    return this.once('notificationDelivery', () => {
+      const { notify } = this.settings;
+      return new NotificationDelivery({
+        records: this.trackingRepository,
+        queue: this.deliveryQueue,
+        sender: new WebhookSender(),
+        secrets: this.signingSecrets,
+        settings: notify,
+        observer: notificationTelemetry(this.telemetry),
+      });
+    });
+  }
+
+  get signingSecrets(): SigningSecretSource {
+    return this.once('signingSecrets', () => {
+      const { notify, credential } = this.settings;
+      if (notify.localSigningSecret) return new StaticSigningSecret(notify.localSigningSecret);
+      if (!credential.keyVaultUrl) {
+        throw new SettingsError([
+          'KEY_VAULT_URL is not set: webhooks are signed with the Key Vault secret NOTIFY_SIGNING_SECRET_NAME (or, for local development only, NOTIFY_SIGNING_SECRET)',
+        ]);
+      }
+      return new KeyVaultSigningSecret(this.secretClient, notify.signingSecretName, credential.cacheTtlMs);
+    });
+  }
+
   get trackingService(): TrackingService {
     return this.once(
       'trackingService',
-      () => new TrackingService({ store: this.trackingRepository, results: this.resultStore }),
+      () =>
+        new TrackingService({
+          store: this.trackingRepository,
+          results: this.resultStore,
+          allowedWebhookHosts: this.settings.notify.allowedHosts,
+        }),
     );
   }
 
@@ -297,6 +383,16 @@ export class AppServices {
               if (this.settings.credential.authMode !== 'app_user') return 'not_configured';
               return refreshTokenHealth(await this.appUserCredential.status(), new Date());
             },
+            notifications: async (abortSignal) => {
+              if (!notificationsEnabled(this.settings.notify) || !this.settings.storage.connection) {
+                return 'not_configured';
+              }
+              const poisoned = await this.deliveryQueue.poisonLength(abortSignal);
+              return {
+                status: 'healthy',
+                detail: `${poisoned} given-up delivery(ies) in ${this.deliveryQueue.name}-poison`,
+              };
+            },
           },
           { authMode: () => this.settings.credential.authMode },
         ),
@@ -312,7 +408,7 @@ export class AppServices {
   readonly authorizeCaller = (call: { headers: { get(name: string): string | null } }) =>
     this.callerAuthenticator.authenticate(call.headers);
 
-  /** One SecretClient for the app credential and the refresh token. */
+  /** One SecretClient for the vault (KEY_VAULT_URL): the app credential, the refresh token, the signing secret. */
   private get secretClient(): SecretClient {
     return this.once('secretClient', () => {
       const { credential, loopbackCloud } = this.settings;

@@ -89,6 +89,14 @@ export interface TimerFunctionRegistration extends RegisteredFunctionBase {
   useMonitor: boolean | undefined;
 }
 
+export interface QueueFunctionRegistration extends RegisteredFunctionBase {
+  kind: 'queue';
+  /** As registered, before `%SETTING%` references are resolved. */
+  queueName: string;
+  /** The app setting (prefix) naming the storage connection; empty means `AzureWebJobsStorage`. */
+  connection: string;
+}
+
 export interface OtherFunctionRegistration extends RegisteredFunctionBase {
   kind: 'other';
 }
@@ -96,6 +104,7 @@ export interface OtherFunctionRegistration extends RegisteredFunctionBase {
 export type RegisteredFunction =
   | HttpFunctionRegistration
   | TimerFunctionRegistration
+  | QueueFunctionRegistration
   | OtherFunctionRegistration;
 
 /** The module object `require('@azure/functions-core')` returns. */
@@ -235,6 +244,13 @@ function toRegisteredFunction(metadata: CoreFunctionMetadata, handler: FunctionC
         runOnStartup: trigger.runOnStartup === true,
         useMonitor: typeof trigger.useMonitor === 'boolean' ? trigger.useMonitor : undefined,
       };
+    }
+    case 'queuetrigger': {
+      if (typeof trigger.queueName !== 'string' || trigger.queueName.trim() === '') {
+        throw new Error(`Queue function "${name}" has no queueName.`);
+      }
+      const connection = typeof trigger.connection === 'string' ? trigger.connection : '';
+      return { ...base, kind: 'queue', queueName: trigger.queueName, connection };
     }
     default:
       return { ...base, kind: 'other' };

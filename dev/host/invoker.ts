@@ -24,6 +24,8 @@ export interface InvocationRequest {
   invocationId: string;
   /** The trigger input (HttpRequest, Timer, queue item, …): the handler's first argument. */
   triggerInput: unknown;
+  /** `context.triggerMetadata` (a queue message's id, dequeueCount, …). */
+  triggerMetadata?: Record<string, unknown>;
   /** Shown in the "Executing" line, like the Functions host's Reason=. */
   reason: string;
   /** Called once the handler has been called (or the invocation ended before that). */
@@ -79,6 +81,7 @@ export class FunctionInvoker {
       invocationId,
       functionName: fn.name,
       options: toEffectiveOptions(fn.metadata.bindings),
+      ...(request.triggerMetadata ? { triggerMetadata: request.triggerMetadata } : {}),
       logHandler: (level, ...args) => {
         if (finished) {
           log(

@@ -6,6 +6,7 @@ import { type HostClock, systemClock } from './clock.js';
 import type {
   FunctionRegistry,
   HttpFunctionRegistration,
+  QueueFunctionRegistration,
   RegisteredFunction,
   TimerFunctionRegistration,
 } from './functions-core.js';
@@ -21,6 +22,8 @@ import {
 } from './http-adapter.js';
 import { FunctionInvoker, InvocationFailedError } from './invoker.js';
 import { NcrontabSchedule, resolveAppSettings } from './ncrontab.js';
+import { DEFAULT_QUEUES_OPTIONS, type QueuesHostOptions } from './project-config.js';
+import { type QueueDelivery, QueueListener, queueServiceFor } from './queue-listener.js';
 import { joinRoutePrefix, RouteTable } from './route-template.js';
 import { TimerListener, type TimerOccurrence } from './timer-listener.js';
 
@@ -48,6 +51,8 @@ export interface LocalFunctionsHostOptions {
   shutdownTimeoutMs?: number;
   /** Passed to appStart hooks; default process.cwd(). */
   functionAppDirectory?: string;
+  /** host.json extensions.queues; default the Functions host's defaults. */
+  queues?: QueuesHostOptions;
 }
 
 export type InvocationOutcome =
@@ -103,6 +108,9 @@ export class LocalFunctionsHost {
   #url: string | undefined;
   #routes = new RouteTable<HttpFunctionRegistration>();
   readonly #timers = new Map<string, ScheduledTimer>();
+  readonly #queues = new Map<string, QueueListener>();
+  readonly #queuesOptions: QueuesHostOptions;
+  readonly #queueErrors = new Map<string, string>();
   /** Function (lower-case name) → id of its run in progress: the no-overlap rule. */
   readonly #running = new Map<string, string>();
   readonly #lastRun = new Map<string, Date>();
@@ -121,6 +129,7 @@ export class LocalFunctionsHost {
     this.#maxBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
     this.#functionAppDirectory = options.functionAppDirectory ?? process.cwd();
+    this.#queuesOptions = options.queues ?? DEFAULT_QUEUES_OPTIONS;
     this.#invoker = new FunctionInvoker(this.#registry, this.#logger, this.#clock, this.#appHookData);
   }
 
@@ -163,6 +172,7 @@ export class LocalFunctionsHost {
     }
     this.#state = 'running';
     for (const timer of this.#timers.values()) timer.listener.start();
+    for (const listener of this.#queues.values()) listener.start();
     this.#log(
       'information',
       `Host started at ${this.#url} with ${this.#registry.functions.length} function(s).`,
@@ -226,6 +236,12 @@ export class LocalFunctionsHost {
           const schedule = timer?.schedule.expression ?? fn.schedule;
           return `${fn.name}: timerTrigger (${schedule} UTC${next ? `, next ${next.toISOString()}` : ''})`;
         }
+        case 'queue': {
+          const key = fn.name.toLowerCase();
+          const error = this.#queueErrors.get(key);
+          if (error) return `${fn.name}: queueTrigger (not listening: ${error})`;
+          return `${fn.name}: queueTrigger (${this.#queues.get(key)?.queueName ?? fn.queueName})`;
+        }
         default:
           return `${fn.name}: ${fn.triggerType}`;
       }
@@ -235,6 +251,8 @@ export class LocalFunctionsHost {
   #prepareFunctions(): void {
     this.#routes = new RouteTable();
     this.#timers.clear();
+    this.#queues.clear();
+    this.#queueErrors.clear();
     for (const fn of this.#registry.functions) {
       try {
         if (fn.kind === 'http') {
@@ -248,6 +266,8 @@ export class LocalFunctionsHost {
             onFire: (occurrence) => this.#run(fn, 'schedule', { occurrence }),
           });
           this.#timers.set(fn.name.toLowerCase(), { fn, schedule, listener });
+        } else if (fn.kind === 'queue') {
+          this.#prepareQueue(fn);
         }
       } catch (error) {
         const message = (error as Error).message;
@@ -258,6 +278,57 @@ export class LocalFunctionsHost {
     }
   }
 
+  /**
+   * The binding's queue on its connection, both resolved from app settings as the Functions host
+   * does. Like the Functions host, a queue function whose settings are missing is in error (said
+   * so, and not listened to) while the rest of the app runs.
+   */
+  #prepareQueue(fn: QueueFunctionRegistration): void {
+    const key = fn.name.toLowerCase();
+    try {
+      this.#queues.set(key, this.#queueListener(fn));
+    } catch (error) {
+      const message = `The '${fn.name}' function is in error: ${(error as Error).message}`;
+      this.#queueErrors.set(key, message);
+      this.#log('error', message, fn.name);
+    }
+  }
+
+  #queueListener(fn: QueueFunctionRegistration): QueueListener {
+    const usedBy = `Queue function '${fn.name}' (queueName '${fn.queueName}')`;
+    const queueName = resolveAppSettings(fn.queueName, this.#env, usedBy);
+    const service = queueServiceFor(fn.connection, this.#env);
+    return new QueueListener({
+      queue: service.getQueueClient(queueName),
+      poison: service.getQueueClient(`${queueName}-poison`),
+      options: this.#queuesOptions,
+      clock: this.#clock,
+      run: (delivery) => this.#runQueueMessage(fn, queueName, delivery),
+      log: (level, message) => this.#log(level, message, fn.name),
+    });
+  }
+
+  /** Queue messages run side by side (up to batchSize), unlike timers: no overlap rule. */
+  async #runQueueMessage(
+    fn: QueueFunctionRegistration,
+    queueName: string,
+    delivery: QueueDelivery,
+  ): Promise<boolean> {
+    if (this.#state !== 'running') return false;
+    const outcome = this.#invoker.invoke({
+      fn,
+      invocationId: randomUUID(),
+      triggerInput: delivery.value,
+      triggerMetadata: delivery.triggerMetadata,
+      reason: `New queue message detected on '${queueName}'.`,
+    });
+    this.#track(outcome);
+    return outcome.then(
+      () => true,
+      () => false,
+    );
+  }
+
   async #stop(): Promise<void> {
     if (this.#state === 'created' || this.#state === 'stopped') {
       this.#state = 'stopped';
@@ -265,6 +336,7 @@ export class LocalFunctionsHost {
     }
     this.#state = 'stopping';
     for (const timer of this.#timers.values()) timer.listener.stop();
+    const queuesStopped = Promise.all([...this.#queues.values()].map((listener) => listener.stop()));
     const server = this.#server;
     const closed = new Promise<void>((resolve) => {
       if (!server) return resolve();
@@ -284,7 +356,7 @@ export class LocalFunctionsHost {
       );
     }
     server?.closeAllConnections();
-    await closed;
+    await Promise.all([closed, queuesStopped]);
 
     for (const hook of this.#registry.hooks('appTerminate')) {
       try {

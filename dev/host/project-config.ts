@@ -125,3 +125,87 @@ function listDirectory(dir: string) {
     return [];
   }
 }
+
+/** host.json `extensions.queues`, as the Functions host's queue trigger reads it (defaults are the host's). */
+export interface QueuesHostOptions {
+  /** Longest wait between polls of an empty queue. Default 1 minute. */
+  maxPollingIntervalMs: number;
+  /** How long a failed message stays invisible before it is retried. Default 0. */
+  visibilityTimeoutMs: number;
+  /** Messages fetched (and run in parallel) per poll. Default 16, at most 32. */
+  batchSize: number;
+  /** Dequeues after which a failing message moves to `<queue>-poison`. Default 5. */
+  maxDequeueCount: number;
+  /** `base64` (default) or `none`. */
+  messageEncoding: 'base64' | 'none';
+}
+
+export const DEFAULT_QUEUES_OPTIONS: QueuesHostOptions = {
+  maxPollingIntervalMs: 60_000,
+  visibilityTimeoutMs: 0,
+  batchSize: 16,
+  maxDequeueCount: 5,
+  messageEncoding: 'base64',
+};
+
+export function readQueuesOptions(projectRoot: string): QueuesHostOptions {
+  const file = path.join(projectRoot, 'host.json');
+  if (!existsSync(file)) return { ...DEFAULT_QUEUES_OPTIONS };
+  const json = readJson(file);
+  const extensions = isRecord(json) ? json.extensions : undefined;
+  return parseQueuesOptions(isRecord(extensions) ? extensions.queues : undefined, file);
+}
+
+export function parseQueuesOptions(queues: unknown, source = 'host.json'): QueuesHostOptions {
+  if (queues === undefined) return { ...DEFAULT_QUEUES_OPTIONS };
+  if (!isRecord(queues)) throw new ProjectConfigError(`${source}: extensions.queues must be an object.`);
+  const options = { ...DEFAULT_QUEUES_OPTIONS };
+  const timeSpan = (name: 'maxPollingInterval' | 'visibilityTimeout'): number | undefined => {
+    const value = queues[name];
+    if (value === undefined) return undefined;
+    const ms = typeof value === 'string' ? parseTimeSpanMs(value) : undefined;
+    if (ms === undefined) {
+      throw new ProjectConfigError(
+        `${source}: extensions.queues.${name} must be a time span like "00:00:02".`,
+      );
+    }
+    return ms;
+  };
+  const count = (name: 'batchSize' | 'maxDequeueCount', max: number): number | undefined => {
+    const value = queues[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new ProjectConfigError(
+        `${source}: extensions.queues.${name} must be a whole number from 1 to ${max}.`,
+      );
+    }
+    return value;
+  };
+  options.maxPollingIntervalMs = timeSpan('maxPollingInterval') ?? options.maxPollingIntervalMs;
+  options.visibilityTimeoutMs = timeSpan('visibilityTimeout') ?? options.visibilityTimeoutMs;
+  options.batchSize = count('batchSize', 32) ?? options.batchSize;
+  options.maxDequeueCount = count('maxDequeueCount', 1000) ?? options.maxDequeueCount;
+  const encoding = queues.messageEncoding;
+  if (encoding !== undefined) {
+    if (encoding !== 'base64' && encoding !== 'none') {
+      throw new ProjectConfigError(
+        `${source}: extensions.queues.messageEncoding must be "base64" or "none".`,
+      );
+    }
+    options.messageEncoding = encoding;
+  }
+  return options;
+}
+
+/** .NET TimeSpan text as host.json uses it: `[d.]hh:mm:ss[.fff]`. */
+export function parseTimeSpanMs(value: string): number | undefined {
+  const match = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/.exec(value.trim());
+  if (!match) return undefined;
+  const [, days, hours, minutes, seconds, fraction] = match;
+  if (Number(minutes) > 59 || Number(seconds) > 59) return undefined;
+  return (
+    ((Number(days ?? 0) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 +
+    Number(seconds) * 1000 +
+    Math.round(Number(`0.${fraction ?? '0'}`) * 1000)
+  );
+}

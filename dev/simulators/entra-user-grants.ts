@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { withoutUndefined } from '../../shared/objects/without-undefined.js';
 import { bump, newGuid } from './https-server.js';
 
 /**
@@ -411,8 +412,4 @@ export function userClaims(grant: UserTokenGrant): Record<string, unknown> {
 
 function grantError(status: number, error: string, code: number, description: string): UserGrantError {
   return { status, error, code, description };
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,7 @@
 // The vault that holds the Partner Center app credential (PARTNER_CENTER_SECRET_NAME): a client
-// secret, or a PEM with certificate and private key. Access is Azure RBAC only (no access
-// policies); the app may read secrets and nothing else.
+// secret, or a PEM with certificate and private key; in App+User mode also the refresh token
+// (PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME). Access is Azure RBAC only (no access policies); the
+// app may read secrets, and write new versions of the refresh-token secret only.
 
 @description('Name of the key vault (3-24 letters, digits and hyphens, starting with a letter).')
 @minLength(3)
@@ -34,6 +35,12 @@ param secretsOfficerPrincipalId string
   'ServicePrincipal'
 ])
 param secretsOfficerPrincipalType string
+
+@description('Name of the secret holding the App+User refresh token (PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME).')
+param refreshTokenSecretName string
+
+@description('App+User mode, once the refresh-token secret exists (created by `npm run consent`): the app identity may write its new versions.')
+param appWritesRefreshToken bool
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -80,6 +87,25 @@ resource operatorSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
     principalId: secretsOfficerPrincipalId
     principalType: secretsOfficerPrincipalType
+  }
+}
+
+// The refresh-token secret is never declared as a resource to deploy: a deployment would write a
+// new version over the rotated token. It is created by the admin's consent; this only refers to it.
+resource refreshTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: refreshTokenSecretName
+}
+
+// Key Vault Secrets Officer on the refresh-token secret only (not the vault): the app writes each
+// rotated refresh token back as a new version. It still cannot touch the app credential's secret.
+resource appRefreshTokenOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (appWritesRefreshToken) {
+  name: guid(refreshTokenSecret.id, appPrincipalId, 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
+  scope: refreshTokenSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { GUID_PATTERN } from '../partner-center/model.js';
+import { type NotifySettings, readNotifySettings } from './notify-settings.js';
+import { readStorageConnection } from './storage-connection.js';
 
 /**
  * Every setting of the app, read and validated in one place. Nothing else reads `process.env`.
@@ -15,11 +17,34 @@ export interface Settings {
   sweep: SweepSettings;
   telemetry: TelemetrySettings;
   callerAuth: CallerAuthSettings;
+  notify: NotifySettings;
   /** True on an Azure Functions instance (WEBSITE_INSTANCE_ID is set by the platform only). */
   runningInAzure: boolean;
   /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
   loopbackCloud: boolean;
 }
+
+/**
+ * Defaults of the Partner Center client: the one place they are defined. The settings below fall
+ * back to them, and so does a client built without settings (tests, benchmarks).
+ */
+export const PARTNER_CENTER_DEFAULTS: Readonly<
+  Omit<PartnerCenterSettings, 'tenantId' | 'clientId'> & { retryDelayInMs: number; maxRetryDelayInMs: number }
+> = {
+  baseUrl: 'https://api.partnercenter.microsoft.com',
+  scope: 'https://api.partnercenter.microsoft.com/.default',
+  locale: 'en-US',
+  applicationName: 'device-batch-status',
+  attemptTimeoutMs: 10_000,
+  deadlineMs: 25_000,
+  maxRetries: 4,
+  maxRetryAfterMs: 10_000,
+  maxConcurrentCalls: 16,
+  maxResponseBytes: 16 * 1024 * 1024,
+  /** Backoff of the core retry policy (not settings: tests and benchmarks shorten them). */
+  retryDelayInMs: 500,
+  maxRetryDelayInMs: 8000,
+};
 
 export interface PartnerCenterSettings {
   /** Upstream root without `/v1`; the client adds `/v1/...`. */
@@ -116,7 +141,7 @@ const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 const text = z.string().trim().min(1);
-const guid = z.string().trim().regex(GUID_PATTERN, 'must be a GUID');
+const guid = z.string().trim().regex(z.regexes.guid, 'must be a GUID');
 const httpsUrl = z
   .string()
   .trim()
@@ -138,11 +163,7 @@ const ncrontab = text.refine(
   'must be an NCRONTAB expression with six fields',
 );
 
-interface Field<T> {
-  name: string;
-  schema: z.ZodType<T>;
-  fallback?: string;
-}
+type Field<T> = { name: string; schema: z.ZodType<T>; fallback?: string };
 
 /** Reads settings from an environment (process.env by default); throws SettingsError listing every bad setting. */
 export function loadSettings(env: Environment = process.env): Settings {
@@ -177,50 +198,54 @@ export function loadSettings(env: Environment = process.env): Settings {
     baseUrl: withDefault({
       name: 'PARTNER_CENTER_BASE_URL',
       schema: httpsUrl,
-      fallback: 'https://api.partnercenter.microsoft.com',
+      fallback: PARTNER_CENTER_DEFAULTS.baseUrl,
     }),
     tenantId: read('PARTNER_CENTER_TENANT_ID', text),
     clientId: read('PARTNER_CENTER_CLIENT_ID', guid),
     scope: withDefault({
       name: 'PARTNER_CENTER_SCOPE',
       schema: text,
-      fallback: 'https://api.partnercenter.microsoft.com/.default',
+      fallback: PARTNER_CENTER_DEFAULTS.scope,
     }),
-    locale: withDefault({ name: 'PARTNER_CENTER_LOCALE', schema: text, fallback: 'en-US' }),
+    locale: withDefault({
+      name: 'PARTNER_CENTER_LOCALE',
+      schema: text,
+      fallback: PARTNER_CENTER_DEFAULTS.locale,
+    }),
     applicationName: withDefault({
       name: 'PARTNER_CENTER_APPLICATION_NAME',
       schema: text,
-      fallback: 'device-batch-status',
+      fallback: PARTNER_CENTER_DEFAULTS.applicationName,
     }),
     attemptTimeoutMs: withDefault({
       name: 'PARTNER_CENTER_ATTEMPT_TIMEOUT_MS',
       schema: positiveInt(120_000),
-      fallback: '10000',
+      fallback: String(PARTNER_CENTER_DEFAULTS.attemptTimeoutMs),
     }),
     deadlineMs: withDefault({
       name: 'PARTNER_CENTER_DEADLINE_MS',
       schema: positiveInt(600_000),
-      fallback: '25000',
+      fallback: String(PARTNER_CENTER_DEFAULTS.deadlineMs),
     }),
     maxRetries: withDefault({
       name: 'PARTNER_CENTER_MAX_RETRIES',
       schema: z.coerce.number().int().min(0).max(10),
-      fallback: '4',
+      fallback: String(PARTNER_CENTER_DEFAULTS.maxRetries),
     }),
     maxRetryAfterMs: withDefault({
       name: 'PARTNER_CENTER_MAX_RETRY_AFTER_MS',
       schema: positiveInt(600_000),
-      fallback: '10000',
+      fallback: String(PARTNER_CENTER_DEFAULTS.maxRetryAfterMs),
     }),
     maxConcurrentCalls: withDefault({
       name: 'PARTNER_CENTER_MAX_CONCURRENCY',
       schema: positiveInt(1000),
-      fallback: '16',
+      fallback: String(PARTNER_CENTER_DEFAULTS.maxConcurrentCalls),
     }),
     maxResponseBytes: withDefault({
       name: 'PARTNER_CENTER_MAX_RESPONSE_BYTES',
       schema: positiveInt(512 * 1024 * 1024),
-      fallback: String(16 * 1024 * 1024),
+      fallback: String(PARTNER_CENTER_DEFAULTS.maxResponseBytes),
     }),
   };
 
@@ -321,6 +346,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
   }
 
+  const notify = readNotifySettings(read, problems, runningInAzure, storage.connection);
   if (problems.length > 0) throw new SettingsError(problems);
 
   return {
@@ -330,6 +356,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     sweep,
     telemetry,
     callerAuth,
+    notify,
     runningInAzure,
     loopbackCloud: isLoopback(keyVaultUrl) || isLoopback(authorityHost),
   };
@@ -357,58 +384,6 @@ const telemetryAuthentication = text.transform((value, ctx) => {
   return clientId ? { clientId } : {};
 });
 
-/** Functions-style connection: a connection string, or `NAME__accountName` / `NAME__tableServiceUri` + `NAME__blobServiceUri`. */
-function readStorageConnection(env: Environment, problems: string[]): StorageConnection | undefined {
-  for (const name of ['TRACKING_STORAGE', 'AzureWebJobsStorage']) {
-    const connectionString = env[name]?.trim();
-    if (connectionString) {
-      if (
-        connectionString !== 'UseDevelopmentStorage=true' &&
-        !/AccountName=|BlobEndpoint=|TableEndpoint=/i.test(connectionString)
-      ) {
-        problems.push(
-          `${name} must be a storage connection string (AccountName=…;AccountKey=… or endpoints)`,
-        );
-        return undefined;
-      }
-      return { kind: 'connectionString', connectionString, settingName: name };
-    }
-    const accountName = env[`${name}__accountName`]?.trim();
-    const tableServiceUri = env[`${name}__tableServiceUri`]?.trim();
-    const blobServiceUri = env[`${name}__blobServiceUri`]?.trim();
-    const managedIdentityClientId = env[`${name}__clientId`]?.trim() || undefined;
-    if (accountName) {
-      if (!/^[a-z0-9]{3,24}$/.test(accountName)) {
-        problems.push(
-          `${name}__accountName must be a storage account name (3-24 lower-case letters and digits)`,
-        );
-        return undefined;
-      }
-      return {
-        kind: 'identity',
-        tableServiceUri: `https://${accountName}.table.core.windows.net`,
-        blobServiceUri: `https://${accountName}.blob.core.windows.net`,
-        managedIdentityClientId,
-        settingName: name,
-      };
-    }
-    if (tableServiceUri || blobServiceUri) {
-      if (!tableServiceUri || !blobServiceUri) {
-        problems.push(`${name}__tableServiceUri and ${name}__blobServiceUri must be set together`);
-        return undefined;
-      }
-      return {
-        kind: 'identity',
-        tableServiceUri,
-        blobServiceUri,
-        managedIdentityClientId,
-        settingName: name,
-      };
-    }
-  }
-  return undefined;
-}
-
 function isLoopback(url: string | undefined): boolean {
   if (!url) return false;
   return LOOPBACK_HOSTS.has(new URL(url).hostname);
@@ -416,6 +391,6 @@ function isLoopback(url: string | undefined): boolean {
 
 /** Names a bad value without echoing anything that could be a secret. */
 function describe(name: string, raw: string): string {
-  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD/i.test(name)) return 'a value that is not shown';
+  if (/SECRET|KEY|CONNECTION|STORAGE|PASSWORD|WEBHOOK/i.test(name)) return 'a value that is not shown';
   return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
 }

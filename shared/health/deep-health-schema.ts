@@ -45,6 +45,11 @@ const reportFields = {
       refreshToken: componentHealthSchema.describe(
         `App+User only: the refresh token's age since its last rotation, degraded after ${REFRESH_TOKEN_DEGRADED_AFTER_DAYS} days (Entra lets it die after 90 days unused) or when a rotated one could not be written to Key Vault`,
       ),
+      notifications: componentHealthSchema
+        .optional()
+        .describe(
+          'Completion webhooks: the delivery queue answers; `detail` gives the poison queue length (given-up deliveries)',
+        ),
     })
     .describe('Each check is limited to 3 s'),
 };

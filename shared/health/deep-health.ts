@@ -2,6 +2,7 @@ import { odata } from '@azure/data-tables';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { type HttpResult, problem, problemResult } from '../http/problem.js';
+import { withoutUndefined } from '../objects/without-undefined.js';
 import { type StorageClients, StorageConfigurationError } from '../storage/clients.js';
 import { trackingTableNames } from '../trackings/tracking-entities.js';
 import { REFRESH_TOKEN_DEGRADED_AFTER_DAYS } from './deep-health-schema.js';
@@ -233,10 +234,6 @@ function describeFailure(error: unknown): string {
     return `unreachable (${String(e.code ?? e.name).slice(0, 60)})`;
   }
   return e?.name ? String(e.name).slice(0, 60) : 'failed';
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 function elapsed(started: number): number {

@@ -1,11 +1,11 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { deepHealthReportSchema, unhealthyProblemSchema } from '../health/deep-health-schema.js';
 import { appVersion } from '../health/liveness.js';
 import { livenessReportSchema } from '../health/liveness-schema.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemKind, problem, problemTypes } from '../http/problem.js';
 import { problemSchema } from '../http/problem-schema.js';
 import { MAX_JSON_BODY_BYTES } from '../http/request-body.js';
-import { batchUploadDetailsSchema, deviceUploadDetailsSchema } from '../partner-center/model.js';
+import { batchUploadDetailsSchema } from '../partner-center/model.js';
 import {
   listTrackingsQuerySchema,
   registerTrackingBodySchema,
@@ -13,6 +13,7 @@ import {
   trackingRecordSchema,
   trackingWithDevicesSchema,
 } from '../trackings/model.js';
+import { documentedSchemas, idOf, openApiDocumentSchema, ref } from './documented-schemas.js';
 import {
   correlationIdRequestHeader,
   customerIdParameter,
@@ -23,14 +24,7 @@ import {
   responseHeaders,
   trackingIdParameter,
 } from './http-fields.js';
-import {
-  COMPONENT_SCHEMA_PREFIX,
-  inlineSchema,
-  type JsonSchema,
-  type NamedSchema,
-  named,
-  schemaComponents,
-} from './json-schema.js';
+import { inlineSchema, type JsonSchema, schemaComponents } from './json-schema.js';
 import type {
   HeaderObject,
   OpenApiDocument,
@@ -39,47 +33,15 @@ import type {
   ResponseObject,
   SecurityRequirement,
 } from './objects.js';
+import { completionWebhooks } from './webhooks.js';
+
+export { documentedSchemas, openApiDocumentSchema } from './documented-schemas.js';
 
 /**
  * The app's OpenAPI 3.1 document. Every JSON body is described by the zod schema the code uses
  * (converted with `z.toJSONSchema`), every problem by `problemTypes`, so the document cannot
  * drift from the code; routes are checked against the function registrations by the tests.
  */
-
-/** A minimal shape of this very document, for the `/openapi.json` answer. */
-export const openApiDocumentSchema = z
-  .object({
-    openapi: z.string().regex(/^3\.1\.\d+$/),
-    info: z.object({ title: z.string(), version: z.string() }).loose(),
-    paths: z.record(z.string(), z.record(z.string(), z.unknown())),
-    components: z.record(z.string(), z.unknown()).optional(),
-  })
-  .loose()
-  .describe('An OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.1)')
-  .meta({ id: 'OpenApiDocument' });
-
-/** The named schemas of the document, with the side of the wire each describes. */
-export const documentedSchemas: readonly NamedSchema[] = [
-  named(batchUploadDetailsSchema, 'output', 'BatchUploadDetails'),
-  named(deviceUploadDetailsSchema, 'output', 'DeviceUploadDetails'),
-  named(trackingRecordSchema, 'output'),
-  named(trackingWithDevicesSchema, 'output'),
-  named(trackingListSchema, 'output'),
-  named(problemSchema, 'output'),
-  named(livenessReportSchema, 'output'),
-  named(deepHealthReportSchema, 'output'),
-  named(unhealthyProblemSchema, 'output'),
-  named(openApiDocumentSchema, 'output'),
-  named(registerTrackingBodySchema, 'input'),
-  named(listTrackingsQuerySchema, 'input'),
-];
-
-const idOf = (schema: z.ZodType): string => {
-  const found = documentedSchemas.find((entry) => entry.schema === schema);
-  if (!found) throw new Error('The OpenAPI document refers to a schema it does not list.');
-  return found.id;
-};
-const ref = (schema: z.ZodType): JsonSchema => ({ $ref: `${COMPONENT_SCHEMA_PREFIX}${idOf(schema)}` });
 
 const JSON_CONTENT_TYPE = 'application/json';
 
@@ -392,6 +354,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       '/health/deep': { get: getDeepHealth },
       '/openapi.json': { get: getOpenApiDocument },
     },
+    webhooks: completionWebhooks(ref),
     components: {
       schemas,
       securitySchemes: {

@@ -72,6 +72,7 @@ export interface OpenApiDocument {
   servers: { url: string; description?: string }[];
   tags?: { name: string; description?: string }[];
   paths: Record<string, PathItemObject>;
+  webhooks?: Record<string, PathItemObject>;
   components: {
     schemas: Record<string, JsonSchema>;
     securitySchemes: Record<string, SecuritySchemeObject>;

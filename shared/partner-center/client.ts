@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import {
   bearerTokenAuthenticationPolicy,
-  bearerTokenAuthenticationPolicyName,
   createDefaultHttpClient,
   createEmptyPipeline,
   createHttpHeaders,
@@ -11,11 +10,13 @@ import {
   isRestError,
   type Pipeline,
   type PipelineResponse,
+  type PipelineRetryOptions,
   RestError,
   retryPolicy,
   tracingPolicy,
   userAgentPolicy,
 } from '@azure/core-rest-pipeline';
+import { PARTNER_CENTER_DEFAULTS } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { withoutUndefined } from '../objects/without-undefined.js';
 import { PartnerCenterError, saysMfaMissing } from './errors.js';
@@ -43,7 +44,8 @@ export interface PartnerCenterClientOptions {
   scope?: string;
   locale?: string;
   applicationName?: string;
-  retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** The core pipeline's retry options (`maxRetries`, `retryDelayInMs`, `maxRetryDelayInMs`). */
+  retryOptions?: PipelineRetryOptions;
   attemptTimeoutMs?: number;
   /** Overall budget for one call, retries included. */
   deadlineMs?: number;
@@ -72,20 +74,6 @@ export interface RotatableCredential extends TokenCredential {
   consentRefused?(reason: string): void;
 }
 
-const DEFAULTS = {
-  scope: 'https://api.partnercenter.microsoft.com/.default',
-  locale: 'en-US',
-  applicationName: 'device-batch-status',
-  maxRetries: 4,
-  retryDelayInMs: 500,
-  maxRetryDelayInMs: 8000,
-  attemptTimeoutMs: 10_000,
-  deadlineMs: 25_000,
-  maxRetryAfterMs: 10_000,
-  maxConcurrentCalls: 16,
-  maxResponseBytes: 16 * 1024 * 1024,
-};
-
 /**
  * Partner Center's "get the status of a device batch upload", shaped like an Azure SDK client:
  * transport concerns (auth, retry, throttling, timeouts, headers, concurrency, body limits) are
@@ -94,7 +82,7 @@ const DEFAULTS = {
 export class PartnerCenterClient implements BatchStatusReader {
   private readonly pipeline: Pipeline;
   private readonly httpClient: HttpClient;
-  private readonly settings: typeof DEFAULTS;
+  private readonly settings: Omit<typeof PARTNER_CENTER_DEFAULTS, 'baseUrl'>;
 
   constructor(
     private readonly endpoint: string,
@@ -102,7 +90,7 @@ export class PartnerCenterClient implements BatchStatusReader {
     private readonly options: PartnerCenterClientOptions = {},
   ) {
     this.settings = {
-      ...DEFAULTS,
+      ...PARTNER_CENTER_DEFAULTS,
       ...withoutUndefined({
         scope: options.scope,
         locale: options.locale,
@@ -149,21 +137,6 @@ export class PartnerCenterClient implements BatchStatusReader {
     let response: PipelineResponse | undefined;
     try {
       response = await this.send(url, budget, abortSignal, context);
-      const missingMfa =
-        response.status === 401 && saysMfaMissing(parseErrorBody(response.bodyAsText ?? undefined));
-      if (missingMfa) {
-        if (this.credential.consentRefused) {
-          this.credential.consentRefused("Partner Center refuses its tokens: the admin's sign-in had no MFA");
-          this.resetTokenCache();
-        }
-      } else if (response.status === 401 && this.credential.invalidate) {
-        // A 401 with a token we believed valid: the credential was rotated or revoked. Re-read the
-        // vault and retry once, as the same logical request (same MS-RequestId). A 401 for missing
-        // MFA is not retried: no token from the same consent can have it.
-        this.credential.invalidate();
-        this.resetTokenCache();
-        response = await this.send(url, budget, abortSignal, context);
-      }
       const result = this.readResponse(response, context);
       this.report(started, context, response.status);
       return result;
@@ -328,17 +301,67 @@ export class PartnerCenterClient implements BatchStatusReader {
     return pipeline;
   }
 
+  /**
+   * The bearer-token policy caches the token and merges concurrent refreshes, so 100 cold calls ask
+   * Entra once. A 401 challenge with a token we believed valid means the credential was rotated or
+   * revoked: the challenge callback has the credential re-read the vault and the policy resend the
+   * attempt once, as the same logical request (same MS-RequestId). A 401 for missing MFA is not
+   * resent (no token from the same consent can have it): the credential hears that its consent was
+   * refused, and the next call starts from a fresh token. The policy's token cache only refetches
+   * for a claims challenge, so the callbacks ask with marker claims that the credential wrapper
+   * below acts on and never passes on.
+   */
   private createAuthPolicy() {
-    // The policy caches the token and merges concurrent refreshes, so 100 cold calls ask Entra once.
-    return bearerTokenAuthenticationPolicy({ credential: this.credential, scopes: this.settings.scope });
-  }
-
-  /** The bearer policy keeps its token until near expiry; after a rotation it must start afresh. */
-  private resetTokenCache(): void {
-    this.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
-    this.pipeline.addPolicy(this.createAuthPolicy(), { phase: 'Sign' });
+    const credential = this.credential;
+    let stale = false;
+    const tokens: TokenCredential = {
+      getToken: (scopes, options) => {
+        if (options?.claims !== ROTATE_CLAIM && options?.claims !== REFETCH_CLAIM) {
+          return credential.getToken(scopes, options);
+        }
+        if (options.claims === ROTATE_CLAIM) credential.invalidate?.();
+        const { claims: _marker, ...rest } = options;
+        return credential.getToken(scopes, rest);
+      },
+    };
+    return bearerTokenAuthenticationPolicy({
+      credential: tokens,
+      scopes: this.settings.scope,
+      challengeCallbacks: {
+        authorizeRequest: async ({ request, scopes, getAccessToken }) => {
+          const refetch = stale;
+          stale = false;
+          const token = await getAccessToken(scopes, {
+            abortSignal: request.abortSignal,
+            ...(refetch ? { claims: REFETCH_CLAIM } : {}),
+          });
+          if (token) request.headers.set('Authorization', `Bearer ${token.token}`);
+        },
+        authorizeRequestOnChallenge: async ({ request, response, scopes, getAccessToken }) => {
+          if (saysMfaMissing(parseErrorBody(response.bodyAsText ?? undefined))) {
+            if (credential.consentRefused) {
+              credential.consentRefused("Partner Center refuses its tokens: the admin's sign-in had no MFA");
+              stale = true;
+            }
+            return false;
+          }
+          if (!credential.invalidate) return false;
+          const token = await getAccessToken(scopes, {
+            claims: ROTATE_CLAIM,
+            abortSignal: request.abortSignal,
+          });
+          if (!token) return false;
+          request.headers.set('Authorization', `Bearer ${token.token}`);
+          return true;
+        },
+      },
+    });
   }
 }
+
+/** Internal markers (never sent to Entra): "the token was refused, re-read the credential", "drop the cached token". */
+const ROTATE_CLAIM = 'device-batch-status:rotate-credential';
+const REFETCH_CLAIM = 'device-batch-status:refetch-token';
 
 interface UpstreamErrorBody {
   code?: string;

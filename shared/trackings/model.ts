@@ -78,6 +78,53 @@ export const trackingErrorSchema = z
   .describe('The last failed check; cleared by the next successful one')
   .meta({ id: 'TrackingError' });
 
+export const NOTIFICATION_STATES = ['pending', 'delivered', 'failed'] as const;
+export const RECEIVER_STATES = ['pending', 'delivered', 'failed', 'unsubscribed'] as const;
+/** Webhook URLs one tracking may have (re-registering with a new URL adds one). */
+export const MAX_NOTIFY_URLS = 5;
+
+export const notificationReceiverSchema = z
+  .object({
+    url: z
+      .string()
+      .optional()
+      .describe("A webhook this tracking registered; absent for the service's own NOTIFY_WEBHOOK_URL"),
+    state: z
+      .enum(RECEIVER_STATES)
+      .describe('`unsubscribed`: the receiver answered 410 Gone and is not called again'),
+    attempts: z.number().int().nonnegative(),
+    deliveredAt: isoTime.optional(),
+    lastError: z.string().optional().describe('Why the last attempt failed (status or network error)'),
+  })
+  .meta({ id: 'NotificationReceiver' });
+
+export const notificationStatusSchema = z
+  .object({
+    state: z
+      .enum(NOTIFICATION_STATES)
+      .describe(
+        '`pending` until every receiver got the event or gave up; then `delivered` when all got it, else `failed`',
+      ),
+    attempts: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Delivery attempts so far (the most any receiver took)'),
+    deliveredAt: isoTime.optional().describe('When the last receiver got the event'),
+    lastError: z.string().optional(),
+    eventId: z
+      .string()
+      .optional()
+      .describe('The completion event id (`webhook-id`), once the tracking ended; the same on every attempt'),
+    createdAt: isoTime.optional().describe("The event's `time`: when the tracking ended"),
+    queuedAt: isoTime.optional().describe('When the deliveries were queued'),
+    receivers: z.array(notificationReceiverSchema),
+  })
+  .describe('Where the completion webhook stands (present when the tracking has a receiver)')
+  .meta({ id: 'NotificationStatus' });
+export type NotificationStatus = z.infer<typeof notificationStatusSchema>;
+export type NotificationReceiver = z.infer<typeof notificationReceiverSchema>;
+
 export const trackingRecordSchema = z
   .object({
     customerId: guid.describe("The customer's Microsoft Entra tenant id (lower case)"),
@@ -93,6 +140,7 @@ export const trackingRecordSchema = z
     completedTime: isoTime.optional().describe("The batch's completion time as Partner Center reported it"),
     lastError: trackingErrorSchema.optional(),
     summary: batchSummarySchema.optional().describe('Present once the batch reached a terminal status'),
+    notification: notificationStatusSchema.optional(),
   })
   .meta({ id: 'Tracking' });
 export type TrackingRecord = z.infer<typeof trackingRecordSchema>;
@@ -134,6 +182,18 @@ const locationField = z
   .describe(
     "The upload call's Location value: `/customers/{customerId}/batchJobStatus/{trackingId}`, relative or absolute, with or without `/v1`, any case",
   );
+const notifyField = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .describe(
+        'https URL without credentials, on a host allowed by NOTIFY_ALLOWED_HOSTS; it receives one signed CloudEvent when the tracking ends',
+      ),
+  })
+  .optional()
+  .describe('Ask for a webhook when the tracking ends; registering again with another URL adds it')
+  .meta({ id: 'NotifyRequest' });
 const statusLinkSchema = z
   .union([locationField, z.object({ uri: locationField, method: z.string().optional() }).loose()])
   .meta({ id: 'StatusLink' });
@@ -143,11 +203,12 @@ export const registerByIdsSchema = z
     customerId: z.string().describe('Customer tenant id (GUID)'),
     trackingId: z.string().describe('Batch tracking id (GUID)'),
     label: labelField,
+    notify: notifyField,
   })
   .meta({ id: 'RegisterTrackingByIds' });
 
 export const registerByLocationSchema = z
-  .object({ location: locationField, label: labelField })
+  .object({ location: locationField, label: labelField, notify: notifyField })
   .meta({ id: 'RegisterTrackingByLocation' });
 
 /**
@@ -164,6 +225,7 @@ export const registerByStatusLinkSchema = z
       .optional()
       .describe('Partner Center resource links; one must point at batchJobStatus'),
     label: labelField,
+    notify: notifyField,
   })
   .meta({ id: 'RegisterTrackingByStatusLink' });
 

@@ -80,9 +80,10 @@ export class SweepScheduler {
     }
     const { record } = current;
     if (record.state !== 'pending') {
-      // A crash after the record went final may have left its listing hint behind: mend it first.
+      // A crash after the record went final may have left its listing hint, or the queueing of its
+      // completion event, undone: mend both first (the entry stays until the event is queued).
       await listing.putHints(record, Date.parse(record.registeredAt), record.state);
-      await due.remove(entry.rowKey);
+      if (await this.records.announce(record)) await due.remove(entry.rowKey);
       return { claimed: false, reason: 'final' };
     }
     const nextMs = record.nextCheckAt === undefined ? nowMs : Date.parse(record.nextCheckAt);

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { withoutUndefined } from '../objects/without-undefined.js';
 import type { BatchKey } from '../partner-center/model.js';
-import { batchSummarySchema, TRACKING_STATES, type TrackingRecord, trackingErrorSchema } from './model.js';
+import {
+  batchSummarySchema,
+  notificationStatusSchema,
+  TRACKING_STATES,
+  type TrackingRecord,
+  type TrackingState,
+  trackingErrorSchema,
+} from './model.js';
 
 /**
  * How trackings are laid out in Table storage. Three tables (prefix from TRACKING_TABLE_PREFIX):
@@ -103,6 +110,7 @@ export function toRecordEntity(stored: Omit<StoredTracking, 'etag'>): RecordEnti
     completedTime: record.completedTime,
     lastError: record.lastError && JSON.stringify(record.lastError),
     summary: record.summary && JSON.stringify(record.summary),
+    notification: record.notification && JSON.stringify(record.notification),
     resultBlob: stored.resultBlob,
     firstNotFoundAt: stored.firstNotFoundAt,
     cancelledAt: stored.cancelledAt,
@@ -140,6 +148,7 @@ const entitySchema = z.object({
   completedTime: isoTime.optional(),
   lastError: z.string().optional(),
   summary: z.string().optional(),
+  notification: z.string().optional(),
   resultBlob: z.string().optional(),
   firstNotFoundAt: isoTime.optional(),
   cancelledAt: isoTime.optional(),
@@ -168,6 +177,10 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
   const summary = parseJson(e.summary, batchSummarySchema);
   if (lastError instanceof Error) throw new CorruptTrackingError(key, `lastError is ${lastError.message}`);
   if (summary instanceof Error) throw new CorruptTrackingError(key, `summary is ${summary.message}`);
+  const notification = parseJson(e.notification, notificationStatusSchema);
+  if (notification instanceof Error) {
+    throw new CorruptTrackingError(key, `notification is ${notification.message}`);
+  }
   const record: TrackingRecord = {
     customerId: e.partitionKey,
     trackingId: e.rowKey,
@@ -182,6 +195,7 @@ export function fromRecordEntity(key: BatchKey, entity: unknown): StoredTracking
     completedTime: e.completedTime,
     lastError,
     summary,
+    notification,
   };
   return withoutUndefined({
     record: withoutUndefined(record),

@@ -1,10 +1,11 @@
 import type { StorageSettings } from '../config/settings.js';
+import { markQueued } from '../notifications/notification-state.js';
 import { withoutUndefined } from '../objects/without-undefined.js';
 import { type BatchKey, type BatchUploadDetails, isTerminalBatchStatus } from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
 import { DueIndex } from './due-index.js';
-import type { TrackingError, TrackingRecord, TrackingState } from './model.js';
+import type { NotificationStatus, TrackingError, TrackingRecord, TrackingState } from './model.js';
 import { combineOutcomeObservers, type EndedBy, type TrackingOutcomeObserver } from './outcomes.js';
 import { ResultStore } from './result-store.js';
 import { summarizeBatch } from './summary.js';
@@ -32,6 +33,22 @@ export interface TrackingRecordsOptions {
   storageObserver?: StorageObserver;
   /** Told of every registration and every transition to a final state (see outcomes.ts). */
   outcomes?: TrackingOutcomeObserver;
+  /** Creates and queues completion events (webhooks); none when absent. */
+  notifier?: CompletionNotifier;
+}
+
+/**
+ * The completion-event hook of the one terminal transition ({@link TrackingRecords.end}): unlike
+ * the outcome observer (told after the write), it takes part in it. The event is recorded in the
+ * same If-Match write as the final state; its deliveries are queued after that write, then
+ * `queuedAt` is set; the due entries that keep the tracking visible to the sweep go only after
+ * that, so a crash in between leaves a sweep to queue the same event (never a second event).
+ */
+export interface CompletionNotifier {
+  /** The record about to become final, with its completion event when it has receivers. */
+  attach(record: TrackingRecord, now: Date): TrackingRecord;
+  /** Queues the deliveries of the record's event: when it did, or undefined (never a throw) when that failed. */
+  enqueue(record: TrackingRecord): Promise<Date | undefined>;
 }
 
 /** A tracking this sweep owns until `record.nextCheckAt` (the lease end). */
@@ -97,8 +114,10 @@ export class TrackingRecords {
   readonly listing: TrackingListing;
   private readonly storageObserver?: StorageObserver;
   private readonly outcomes: TrackingOutcomeObserver;
+  private readonly notifier?: CompletionNotifier;
 
   constructor(options: TrackingRecordsOptions) {
+    this.notifier = options.notifier;
     this.tables = options.tables;
     this.results = options.results;
     this.storageObserver = options.storageObserver;
@@ -174,19 +193,68 @@ export class TrackingRecords {
   /**
    * Replaces a pending record with a final one (If-Match on `stored.etag`), then mends the listing
    * hint and drops the due entries the record no longer needs (at once, or `queued` with the
-   * sweep's other due-index changes). False when the claim or read was stale. The transition is
-   * told to the outcome observer right after the record's write: it happened then.
+   * sweep's other due-index changes). Undefined when the claim or read was stale; else the record
+   * as written, with its completion event (see {@link CompletionNotifier}). The transition is told
+   * to the outcome observer right after the record's write: it happened then.
    */
   async end(
     stored: StoredTracking,
     ended: { at: Date; by: EndedBy },
     dueRowKeys: (string | undefined)[],
     options: { queued?: boolean } = {},
-  ): Promise<boolean> {
-    if (!(await this.replace(stored))) return false;
-    this.outcomes.trackingEnded?.({ record: stored.record, at: ended.at, by: ended.by });
-    await this.afterFinal(stored.record, dueRowKeys, options);
-    return true;
+  ): Promise<TrackingRecord | undefined> {
+    const record = this.notifier ? this.notifier.attach(stored.record, ended.at) : stored.record;
+    if (!(await this.replace({ ...stored, record }))) return undefined;
+    this.outcomes.trackingEnded?.({ record, at: ended.at, by: ended.by });
+    await this.afterFinal(record, dueRowKeys, options);
+    return record;
+  }
+
+  /**
+   * Read-modify-write of a record's `notification` (If-Match, retried on conflicts): subscriptions
+   * and delivery outcomes. `change` returns undefined to leave the record as it is. Resolves with
+   * the record as it stands afterwards (undefined when there is none).
+   */
+  async updateNotification(
+    key: BatchKey,
+    change: (record: TrackingRecord) => NotificationStatus | undefined,
+  ): Promise<TrackingRecord | undefined> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES * 2; attempt++) {
+      const current = await this.load(key);
+      if (!current) return undefined;
+      const notification = change(current.record);
+      if (notification === undefined) return current.record;
+      const record: TrackingRecord = { ...current.record, notification };
+      if (await this.replace({ ...current, record }, current.claimedAt)) return record;
+    }
+    throw new Error(
+      `Tracking ${key.customerId}/${key.trackingId} kept changing while its notification was updated`,
+    );
+  }
+
+  /**
+   * Queues the deliveries of a final record's event unless that was done, then marks it queued.
+   * True when nothing is left to queue. A failure to mark only means a later sweep queues again
+   * (the same event id: a receiver may see a repeat, never a second event).
+   */
+  async announce(record: TrackingRecord): Promise<boolean> {
+    const notification = record.notification;
+    if (!this.notifier || notification?.eventId === undefined || notification.queuedAt !== undefined) {
+      return true;
+    }
+    const queuedAt = await this.notifier.enqueue(record);
+    if (!queuedAt) return false;
+    const eventId = notification.eventId;
+    try {
+      await this.updateNotification(record, (current) =>
+        current.notification?.eventId === eventId && current.notification.queuedAt === undefined
+          ? markQueued(current.notification, queuedAt)
+          : undefined,
+      );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -200,6 +268,8 @@ export class TrackingRecords {
   ): Promise<void> {
     const key = { customerId: record.customerId, trackingId: record.trackingId };
     await this.listing.putHints(key, Date.parse(record.registeredAt), record.state);
+    // Not queued yet: the due entries keep the tracking visible, so a later sweep queues it.
+    if (!(await this.announce(record))) return;
     await this.due.removeAll(dueRowKeys, options);
   }
 
@@ -258,7 +328,7 @@ export class TrackingRecords {
         [recordEntry, ...(claim?.dueRowKeys ?? [])],
         { queued: claim !== undefined },
       );
-      if (written) return record;
+      if (written) return written;
       current = await this.load(key);
     }
     throw new Error(`Tracking ${key.customerId}/${key.trackingId} kept changing while being completed`);

@@ -1,6 +1,6 @@
 import { withoutUndefined } from '../objects/without-undefined.js';
 import type { BatchKey, BatchUploadDetails } from '../partner-center/model.js';
-import type { TrackingList, TrackingRecord } from './model.js';
+import type { NotificationStatus, TrackingList, TrackingRecord } from './model.js';
 import { dueRowKey } from './tracking-entities.js';
 import type { ListTrackingsOptions } from './tracking-listing.js';
 import { dueKeyOf, type TrackingRecords } from './tracking-records.js';
@@ -21,7 +21,7 @@ export class TrackingRepository {
    */
   async register(
     key: BatchKey,
-    input: { label?: string },
+    input: { label?: string; notification?: NotificationStatus },
     now: Date,
   ): Promise<{ record: TrackingRecord; created: boolean }> {
     const existing = await this.records.load(key);
@@ -36,6 +36,7 @@ export class TrackingRepository {
       registeredAt: now.toISOString(),
       nextCheckAt: now.toISOString(),
       checks: 0,
+      notification: input.notification,
     });
     // Index entries first: a crash before the record leaves only orphan hints, never a record no sweep finds.
     const dueKey = dueRowKey(key, nowMs);
@@ -57,6 +58,14 @@ export class TrackingRepository {
 
   async get(key: BatchKey): Promise<TrackingRecord | undefined> {
     return (await this.records.load(key))?.record;
+  }
+
+  /** Subscriptions (a new `notify.url`) and delivery outcomes: see TrackingRecords.updateNotification. */
+  updateNotification(
+    key: BatchKey,
+    change: (record: TrackingRecord) => NotificationStatus | undefined,
+  ): Promise<TrackingRecord | undefined> {
+    return this.records.updateNotification(key, change);
   }
 
   /**

@@ -1,8 +1,11 @@
 import type { z } from 'zod';
+import { subscribe } from '../notifications/notification-state.js';
+import { type HostPattern, parseWebhookUrl } from '../notifications/webhook-url.js';
 import { isTerminalBatchStatus } from '../partner-center/model.js';
 import { TrackingNotFoundError, ValidationError } from './errors.js';
 import {
   listTrackingsQuerySchema,
+  MAX_NOTIFY_URLS,
   registerTrackingBodySchema,
   type TrackingList,
   type TrackingRecord,
@@ -17,6 +20,8 @@ export interface TrackingServiceOptions {
   store: TrackingRepository;
   results: ResultStore;
   clock?: () => Date;
+  /** NOTIFY_ALLOWED_HOSTS: where `notify.url` may point; empty or absent means webhooks are off. */
+  allowedWebhookHosts?: readonly HostPattern[];
 }
 
 export interface GetTrackingOptions {
@@ -32,8 +37,10 @@ export class TrackingService {
   private readonly store: TrackingRepository;
   private readonly results: ResultStore;
   private readonly clock: () => Date;
+  private readonly allowedWebhookHosts: readonly HostPattern[];
 
   constructor(options: TrackingServiceOptions) {
+    this.allowedWebhookHosts = options.allowedWebhookHosts ?? [];
     this.store = options.store;
     this.results = options.results;
     this.clock = options.clock ?? (() => new Date());
@@ -48,7 +55,37 @@ export class TrackingService {
     const documented = registerTrackingBodySchema.safeParse(body);
     if (!documented.success) throw new ValidationError(problemsOf(documented.error));
     const { key, label } = parsed.value;
-    return this.store.register(key, label === undefined ? {} : { label }, this.clock());
+    const url = this.notifyUrl(body);
+    const first = url === undefined ? undefined : subscribe(undefined, url);
+    const notification = first && 'notification' in first ? first.notification : undefined;
+    const input = { ...(label === undefined ? {} : { label }), ...(notification ? { notification } : {}) };
+    const registered = await this.store.register(key, input, this.clock());
+    if (registered.created || url === undefined) return registered;
+    // Registered before: a new URL is added (once) while the tracking has not ended.
+    const record = await this.store.updateNotification(key, (current) => {
+      if (current.state !== 'pending') return undefined;
+      const result = subscribe(current.notification, url);
+      if ('tooMany' in result) {
+        throw new ValidationError([
+          { field: 'notify.url', message: `a tracking has at most ${MAX_NOTIFY_URLS} webhooks` },
+        ]);
+      }
+      return result.changed ? result.notification : undefined;
+    });
+    return { record: record ?? registered.record, created: false };
+  }
+
+  /** `notify.url`, checked: https, no credentials, a host NOTIFY_ALLOWED_HOSTS allows. */
+  private notifyUrl(body: unknown): string | undefined {
+    const notify = (body as { notify?: unknown }).notify;
+    if (notify === undefined || notify === null) return undefined;
+    const url = (notify as { url?: unknown }).url;
+    if (typeof url !== 'string') {
+      throw new ValidationError([{ field: 'notify.url', message: 'must be a string (an https URL)' }]);
+    }
+    const checked = parseWebhookUrl(url, this.allowedWebhookHosts);
+    if (!checked.ok) throw new ValidationError([{ field: 'notify.url', message: checked.reason }]);
+    return checked.url;
   }
 
   async get(

@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { format } from 'node:util';
-import { TableClient } from '@azure/data-tables';
-import { AzureLogger, getLogLevel, setLogLevel } from '@azure/logger';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { formatLogLine } from '../../dev/host/host-log.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalApp } from '../../dev/serve.js';
 import {
   DOCS_EXAMPLE_CUSTOMER_ID,
@@ -12,9 +7,9 @@ import {
   type RunningSimulators,
 } from '../../dev/simulators/index.js';
 import { type IngestionSimulator, startIngestionSimulator } from '../../dev/simulators/ingestion.js';
-import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
 import type { StorageNames } from '../support/app-settings.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
+import { SecretCapture } from '../support/secret-capture.js';
 import { testTls } from '../support/simulators.js';
 
 // A recognisable canary as the app's credential (the Key Vault secret) and as the developer
@@ -32,34 +27,13 @@ let local: LocalApp;
 let names: StorageNames;
 let ingestion: IngestionSimulator | undefined;
 const tokens = new Set<string>();
-/** Everything the app said or stored, by where it came from. */
-const captured: { source: string; text: string }[] = [];
-const restore: (() => void)[] = [];
-
-function capture(source: string, text: string): void {
-  captured.push({ source, text });
-}
+const capturing = new SecretCapture();
+const { captured } = capturing;
+const capture = (source: string, text: string) => capturing.capture(source, text);
 
 beforeAll(async () => {
   // Process output (SDK logging included, turned up to verbose for this test) is captured too.
-  for (const stream of [process.stdout, process.stderr] as const) {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...args: unknown[]) => {
-      capture(stream === process.stdout ? 'stdout' : 'stderr', String(chunk));
-      return (write as (...a: unknown[]) => boolean)(chunk, ...args);
-    }) as typeof stream.write;
-    restore.push(() => {
-      stream.write = write;
-    });
-  }
-  const sdkLog = AzureLogger.log;
-  const level = getLogLevel();
-  AzureLogger.log = (...args: unknown[]) => capture('azure-sdk', format(...args));
-  setLogLevel('verbose');
-  restore.push(() => {
-    AzureLogger.log = sdkLog;
-    setLogLevel(level);
-  });
+  capturing.install();
 
   app = await startTestApp({
     tag: 'sc',
@@ -79,16 +53,14 @@ beforeAll(async () => {
       APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion!.connectionString,
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
     }),
-    // `user` entries are what the functions wrote through their InvocationContext's log handler.
-    logger: (entry) =>
-      capture(entry.category === 'user' ? 'invocation-context' : 'host-log', formatLogLine(entry)),
+    logger: capturing.hostLogger,
   });
   ({ sims, local, names } = app);
   await runScenario();
 });
 
 afterAll(async () => {
-  for (const undo of restore.splice(0)) undo();
+  capturing.uninstall();
   await app?.stop();
   await ingestion?.stop();
 });
@@ -174,18 +146,7 @@ async function runScenario(): Promise<void> {
     expect((await call('GET', lookupPath(pending))).status).toBe(200);
 
     // Everything stored: the three tables and every result blob.
-    const connection = inject('azuriteConnectionString');
-    for (const table of Object.values(trackingTableNames(names.tablePrefix))) {
-      const client = TableClient.fromConnectionString(connection, table, { allowInsecureConnection: true });
-      for await (const entity of client.listEntities()) capture(`table ${table}`, JSON.stringify(entity));
-    }
-    const container = BlobServiceClient.fromConnectionString(connection).getContainerClient(names.container);
-    for await (const blob of container.listBlobsFlat()) {
-      capture(
-        `blob ${blob.name}`,
-        (await container.getBlockBlobClient(blob.name).downloadToBuffer()).toString('utf8'),
-      );
-    }
+    await capturing.captureStorage(names);
     // Every telemetry envelope the app sent (the local host loaded the built modules in this process).
     const { services } = await import(`${'../../dist/shared/composition.js'}`);
     await (services() as import('../../shared/composition.js').AppServices).telemetry.flush();
@@ -224,16 +185,8 @@ describe('secrets and tokens never leave the app', () => {
 
   it('never shows the canary secrets or any bearer token in logs, responses or storage', () => {
     const secrets = [CANARY, DEV_CANARY, ...tokens, ...[...tokens].map((t) => t.split('.')[2]!)];
-    const leaks = captured.flatMap((c) =>
-      secrets
-        .filter((s) => c.text.includes(s))
-        .map((s) => `${c.source}: ${s.slice(0, 24)}… in ${JSON.stringify(c.text.slice(0, 200))}`),
-    );
-    expect(leaks).toEqual([]);
+    expect(capturing.leaks(secrets)).toEqual([]);
     // Nothing that even looks like a JWT or a bearer credential.
-    const jwts = captured.filter(
-      (c) => /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./.test(c.text) || /Bearer\s+[\w-]{20,}/.test(c.text),
-    );
-    expect(jwts.map((c) => c.source)).toEqual([]);
+    expect(capturing.tokenLookalikes()).toEqual([]);
   });
 });

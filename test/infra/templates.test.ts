@@ -59,6 +59,7 @@ const VERIFIED_API_VERSIONS: Record<string, string> = {
   'Microsoft.Storage/storageAccounts/blobServices': '2023-05-01',
   'Microsoft.Storage/storageAccounts/blobServices/containers': '2023-05-01',
   'Microsoft.KeyVault/vaults': '2023-07-01',
+  'Microsoft.KeyVault/vaults/secrets': '2023-07-01',
   'Microsoft.OperationalInsights/workspaces': '2023-09-01',
   'Microsoft.Insights/components': '2020-02-02',
   'Microsoft.Web/serverfarms': '2024-04-01',
@@ -68,14 +69,15 @@ const VERIFIED_API_VERSIONS: Record<string, string> = {
 };
 
 /** Built-in role definition ids (the same in every Azure subscription) and what each may scope. */
-const ROLES: Record<string, { role: string; scopeType: string }> = {
+const ROLES: Record<string, { role: string; scopeType: string | string[] }> = {
   '4633458b-17de-408a-b874-0445c86b69e6': {
     role: 'Key Vault Secrets User',
     scopeType: 'Microsoft.KeyVault/vaults',
   },
   'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': {
     role: 'Key Vault Secrets Officer',
-    scopeType: 'Microsoft.KeyVault/vaults',
+    // An operator on the vault; the app (App+User) on the refresh-token secret only.
+    scopeType: ['Microsoft.KeyVault/vaults', 'Microsoft.KeyVault/vaults/secrets'],
   },
   '3913510d-42f4-4e42-8a64-420c390055eb': {
     role: 'Monitoring Metrics Publisher',
@@ -398,10 +400,11 @@ describe('security properties', () => {
 describe('role assignments', () => {
   const assignments = () => resourcesOfType('Microsoft.Authorization/roleAssignments');
 
-  it('are the six expected built-in roles, with their real ids, and no other', () => {
+  it('are the six expected built-in roles, with their real ids, and no other (Secrets Officer twice)', () => {
     const ids = assignments().map((a) => roleId(a));
     expect(new Set(ids)).toEqual(new Set(Object.keys(ROLES)));
-    expect(ids).toHaveLength(Object.keys(ROLES).length);
+    expect(ids).toHaveLength(Object.keys(ROLES).length + 1);
+    expect(ids.filter((id) => id === 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')).toHaveLength(2);
   });
 
   it('are each scoped to the one resource the role is about, never to a group or subscription', () => {
@@ -417,7 +420,7 @@ describe('role assignments', () => {
           : undefined;
       const expected = ROLES[roleId(assignment)];
       if (!scoped) problems.push(`${where}: scope is not a resource of this file (${scope?.text ?? 'none'})`);
-      else if (scoped.type !== expected?.scopeType)
+      else if (!(expected ? [expected.scopeType].flat() : []).includes(scoped.type))
         problems.push(`${where}: scoped to ${scoped.type}, expected ${expected?.scopeType}`);
       const name = propertyAt(assignment.body, 'name')?.text ?? '';
       if (!name.startsWith(`guid(${scope?.text}.id,`))
@@ -439,7 +442,22 @@ describe('role assignments', () => {
   it('give the app identity its roles, and Secrets Officer only to a principal that is asked for', () => {
     for (const assignment of assignments()) {
       const principal = propertyAt(assignment.body, 'properties.principalId')?.text;
-      if (roleId(assignment) === 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7') {
+      const scope = propertyAt(assignment.body, 'scope')?.text;
+      if (roleId(assignment) === 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' && scope === 'refreshTokenSecret') {
+        // App+User: the app writes new versions of the refresh-token secret, and of nothing else.
+        expect(principal).toBe('appPrincipalId');
+        expect(assignment.condition?.text).toBe('(appWritesRefreshToken)');
+        expect(moduleArgument('keyVault', 'appWritesRefreshToken')).toBe(
+          "partnerCenterAuthMode == 'app_user' && partnerCenterRefreshTokenSecretExists",
+        );
+        expect(moduleArgument('keyVault', 'refreshTokenSecretName')).toBe(
+          'partnerCenterRefreshTokenSecretName',
+        );
+        const secret = resources(assignment.file).find((r) => r.name === 'refreshTokenSecret')!;
+        // Referred to, never deployed: a deployment would write a version over the rotated token.
+        expect(secret.existing).toBe(true);
+        expect(stringValue(propertyAt(assignment.body, 'properties.principalType'))).toBe('ServicePrincipal');
+      } else if (roleId(assignment) === 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7') {
         expect(principal).toBe('secretsOfficerPrincipalId');
         expect(assignment.condition?.text).toBe('(!empty(secretsOfficerPrincipalId))');
         expect(moduleArgument('keyVault', 'secretsOfficerPrincipalId')).toBe(

@@ -7,7 +7,7 @@ import type { TrackingOutcomeObserver } from '../../../shared/trackings/outcomes
 import { ResultStore } from '../../../shared/trackings/result-store.js';
 import { SweepScheduler } from '../../../shared/trackings/sweep-scheduler.js';
 import { trackingTableNames } from '../../../shared/trackings/tracking-entities.js';
-import { TrackingRecords } from '../../../shared/trackings/tracking-records.js';
+import { type CompletionNotifier, TrackingRecords } from '../../../shared/trackings/tracking-records.js';
 import { TrackingRepository } from '../../../shared/trackings/tracking-repository.js';
 import type { StorageEvent } from '../../../shared/trackings/tracking-tables.js';
 
@@ -88,6 +88,7 @@ export function testStorage(
     outcomes?: TrackingOutcomeObserver;
     tablePolicies?: PipelinePolicy[];
     results?: (clients: StorageClients, container: string) => ResultStore;
+    notifier?: CompletionNotifier;
   } = {},
 ): TestStorage {
   const names = options.names ?? uniqueNames();
@@ -99,6 +100,7 @@ export function testStorage(
     results,
     storageObserver: options.observer,
     outcomes: options.outcomes,
+    notifier: options.notifier,
   });
   return {
     clients,

@@ -24,6 +24,33 @@ describe('settings', () => {
     expect(settings.loopbackCloud).toBe(false);
   });
 
+  it('reads the credential mode: app by default, app_user with its refresh-token secret, nothing else', () => {
+    expect(loadSettings({}).credential).toMatchObject({
+      authMode: 'app',
+      refreshTokenSecretName: 'partner-center-refresh-token',
+    });
+    expect(
+      loadSettings({ PARTNER_CENTER_AUTH_MODE: 'app_user', PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: 'rt-1' })
+        .credential,
+    ).toMatchObject({ authMode: 'app_user', refreshTokenSecretName: 'rt-1' });
+    expect(failure({ PARTNER_CENTER_AUTH_MODE: 'user' }).problems).toEqual([
+      `PARTNER_CENTER_AUTH_MODE must be 'app' or 'app_user' (got "user")`,
+    ]);
+    expect(failure({ PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: 'no_underscores' }).problems[0]).toMatch(
+      /^PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME must be 1-127 letters, digits and dashes/,
+    );
+    expect(
+      failure({
+        PARTNER_CENTER_AUTH_MODE: 'app_user',
+        PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME: 'partner-center-app-secret',
+      }).problems,
+    ).toEqual([
+      expect.stringMatching(
+        /^PARTNER_CENTER_REFRESH_TOKEN_SECRET_NAME must differ from PARTNER_CENTER_SECRET_NAME/,
+      ),
+    ]);
+  });
+
   it('names every bad setting and what is wrong with it, in one error', () => {
     const error = failure({
       PARTNER_CENTER_BASE_URL: 'http://api.partnercenter.microsoft.com',

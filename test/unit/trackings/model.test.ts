@@ -40,6 +40,7 @@ describe('tracking schemas', () => {
       'completedTime',
       'lastError',
       'summary',
+      'notification',
     ]);
   });
 

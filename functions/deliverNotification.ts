@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { app, type InvocationContext } from '@azure/functions';
+import { notifyQueueBinding } from '../shared/config/notify-binding.js';
+
+/** The domain loads on first use, not with this module: see shared/app.ts. */
+const domain = () => import('../shared/app.js');
+
+/**
+ * One delivery attempt of a completion webhook, from the NOTIFY_QUEUE_NAME queue. Retries are
+ * the domain's (re-queued with growing delays); a throw here (storage or Key Vault unreachable)
+ * leaves the message to the host's own retry and, after maxDequeueCount, its poison queue.
+ */
+export async function deliverNotification(message: unknown, context: InvocationContext): Promise<void> {
+  const { correlatedLog, services } = await domain();
+  const correlationId = randomUUID();
+  const log = correlatedLog(context, correlationId);
+  const { telemetry } = services();
+  const { invocationId, functionName, traceContext } = context;
+  try {
+    await telemetry.runInvocation(
+      { correlationId, invocationId, functionName, traceContext, log: context },
+      async () => {
+        const result = await services().notificationDelivery.deliver(message);
+        log.log(
+          result.outcome === 'skipped'
+            ? `Notification skipped: ${result.reason}`
+            : `Notification attempt ${result.attempt}: ${result.outcome}${result.delayMs === undefined ? '' : `, next in ${Math.round(result.delayMs / 1000)} s`}`,
+        );
+      },
+    );
+  } finally {
+    await telemetry.flush();
+  }
+}
+
+app.storageQueue('deliverNotification', {
+  ...notifyQueueBinding(),
+  handler: deliverNotification,
+});
