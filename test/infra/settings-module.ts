@@ -95,6 +95,13 @@ function evaluate(expression: ts.Expression, settingName: string): string {
       const initializer = constantInitializer(node);
       return initializer ? fold(initializer) : undefined;
     }
+    // `DEFAULTS.key`: a property of a module-level object literal (the one place a default is defined).
+    if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression)) {
+      const object = constantInitializer(node.expression);
+      const literal = object && ts.isObjectLiteralExpression(object) ? object : undefined;
+      const value = literal ? propertyInitializer(literal, node.name.text) : undefined;
+      return value ? fold(value) : undefined;
+    }
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'String') {
       const [argument] = node.arguments;
       const inner = argument ? fold(argument) : undefined;

@@ -166,7 +166,7 @@ const moduleFile = (module: Module): BicepFile =>
 beforeAll(async () => {
   files = await loadBicepFiles(INFRA, ROOT);
   main = byRel('infra/main.bicep');
-  settings = ['settings.ts', 'notify-settings.ts'].flatMap((file) =>
+  settings = ['settings.ts', 'notify-settings.ts', 'storage-connection.ts'].flatMap((file) =>
     readSettingsModule(path.join(ROOT, 'shared/config', file)),
   );
 });
