@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulators, SIMULATOR_DEFAULTS } from '../../../dev/simulators/index.js';
 import { REFRESH_TOKEN_CONTENT_TYPE } from '../../../shared/credentials/refresh-token-store.js';
 import { startTestApp, type TestApp } from '../../support/local-app.js';
+import { type PendingLookup, pendingLookup } from '../../support/pending-lookup.js';
 import { resetSimulators } from '../../support/simulators.js';
 
 // App+User mode through the whole app on the local host: SecretClient and the refresh-token
@@ -11,7 +12,7 @@ let sims: RunningSimulators;
 const RT = SIMULATOR_DEFAULTS.refreshTokenSecretName;
 const APP_SECRET = SIMULATOR_DEFAULTS.secretName;
 /** A batch that stays `processing`: every lookup asks Partner Center (terminal ones are served from memory). */
-let lookupUrl: string;
+let lookup: PendingLookup;
 
 beforeAll(async () => {
   app = await startTestApp({
@@ -19,22 +20,12 @@ beforeAll(async () => {
     simulators: { appUser: {}, userGrants: { revokeOnRotation: true } },
   });
   sims = app.sims;
-  const batch = sims.partnerCenter.createBatch({
-    customerId: crypto.randomUUID(),
-    devices: 1,
-    statuses: ['processing'],
-  });
-  lookupUrl = `${app.api}/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`;
+  lookup = pendingLookup(app);
 });
 
 afterAll(async () => {
   await app?.stop();
 });
-
-async function lookup(): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(lookupUrl);
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
 
 // These tests are one sequence on one app, cold at the start (the first counts a cold start's
 // vault reads and refresh exchange): kept in order even under --sequence.shuffle. A second app in

@@ -1,32 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { startTestApp, type TestApp } from '../../support/local-app.js';
+import { type PendingLookup, pendingLookup } from '../../support/pending-lookup.js';
 
 // App+User with a consent whose sign-in had no MFA: Partner Center refuses its tokens with 401
 // (code 900421), as it does since 2026-04-01.
 let app: TestApp;
 let sims: RunningSimulators;
-let lookupUrl: string;
+let lookup: PendingLookup;
 
 beforeAll(async () => {
   app = await startTestApp({ tag: 'mfa', simulators: { appUser: { user: { mfa: false } } } });
   sims = app.sims;
-  const batch = sims.partnerCenter.createBatch({
-    customerId: crypto.randomUUID(),
-    devices: 1,
-    statuses: ['processing'],
-  });
-  lookupUrl = `${app.api}/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`;
+  lookup = pendingLookup(app);
 });
 
 afterAll(async () => {
   await app?.stop();
 });
-
-async function lookup(): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(lookupUrl);
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
 
 describe('App+User without MFA', () => {
   it("Partner Center's 401 for missing MFA → 502 consent-required, not retried, and not asked again", async () => {
