@@ -82,7 +82,13 @@ describe('the tracking API over HTTP, through the local host', () => {
     await fc.assert(
       fc.asyncProperty(rawSegment, rawSegment, async (c, t) => {
         const path = `/api/trackings/${c.sent}/${t.sent}`;
-        const res = await send('GET', path);
+        const res = await send('GET', path).catch((error: NodeJS.ErrnoException) => {
+          // Past Node's request-head limit, Node 24's parser may reset the connection while the
+          // client is still writing the head, instead of the 431 Node 22 answers: refused either way.
+          if (path.length > 16 * 1024 && error.code === 'ECONNRESET') return undefined;
+          throw error;
+        });
+        if (!res) return;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         expect(res.status).toBeLessThan(500);
         const ids = [c.id, t.id];
