@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import functions from '@azure/functions';
 import { installFunctionsCore } from '../../dev/host/functions-core.js';
 import { closedLoop, expectOk, get, keepAliveAgent, summarize } from '../load.js';
 import { input, reply } from '../processes.js';
+import { lookupInvocation } from './lookup-invocation.js';
 
 /**
  * P1, in process: the getBatchStatus handler called directly (real HttpRequest and
@@ -26,25 +25,13 @@ async function main(): Promise<void> {
   // The Functions worker provides @azure/functions-core; without it @azure/functions runs in "test mode".
   installFunctionsCore();
   const { getBatchStatus } = await import('../../functions/getBatchStatus.js');
-  // CommonJS: its classes are not visible to ESM as named exports.
-  const { HttpRequest, InvocationContext } = functions;
 
   const agent = keepAliveAgent(true, args.concurrency);
   const directUrl = `${args.partnerCenterUrl}/v1/customers/${args.customerId}/batchJobStatus/${args.trackingId}`;
   const headers = { Authorization: `Bearer ${args.token}`, Accept: 'application/json' };
   const direct = async () => expectOk(await get(directUrl, { agent, headers }), 'Partner Center simulator');
   const handler = async () => {
-    const request = new HttpRequest({
-      method: 'GET',
-      url: `http://localhost:7071/api/customers/${args.customerId}/batchJobStatus/${args.trackingId}`,
-      params: { customerId: args.customerId, trackingId: args.trackingId },
-      headers: {},
-    });
-    const context = new InvocationContext({
-      invocationId: randomUUID(),
-      functionName: 'getBatchStatus',
-      logHandler: () => {},
-    });
+    const { request, context } = lookupInvocation(args);
     const response = await getBatchStatus(request, context);
     if ((response.status ?? 200) !== 200) {
       throw new Error(`getBatchStatus answered ${response.status}: ${String(response.body ?? '')}`);

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import functions from '@azure/functions';
 import { installFunctionsCore } from '../../dev/host/functions-core.js';
 import { closedLoop } from '../load.js';
 import { input, reply } from '../processes.js';
+import { lookupInvocation } from './lookup-invocation.js';
 
 /**
  * How many finished invocations stay reachable while the getBatchStatus handler serves a stream of
@@ -24,7 +23,6 @@ async function main(): Promise<void> {
   const args = input<RetentionInput>();
   installFunctionsCore();
   const { getBatchStatus } = await import('../../functions/getBatchStatus.js');
-  const { HttpRequest, InvocationContext } = functions;
   let created = 0;
   let collected = 0;
   const registry = new FinalizationRegistry<void>(() => {
@@ -39,17 +37,7 @@ async function main(): Promise<void> {
     samples.push({ lookups, alive: created - collected, heapUsedBytes: process.memoryUsage().heapUsed });
   };
   const lookup = async () => {
-    const request = new HttpRequest({
-      method: 'GET',
-      url: `http://localhost:7071/api/customers/${args.customerId}/batchJobStatus/${args.trackingId}`,
-      params: { customerId: args.customerId, trackingId: args.trackingId },
-      headers: {},
-    });
-    const context = new InvocationContext({
-      invocationId: randomUUID(),
-      functionName: 'getBatchStatus',
-      logHandler: () => {},
-    });
+    const { request, context } = lookupInvocation(args);
     created++;
     registry.register(context);
     const response = await getBatchStatus(request, context);
