@@ -40,6 +40,8 @@ export class RequestError extends Error {
     readonly kind: ProblemKind,
     detail: string,
     readonly errors: string[] = [],
+    /** Headers the answer carries, such as `Allow` on a 405. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(detail);
   }
@@ -102,7 +104,11 @@ export async function runHttpEndpoint(
         upstreamStatus: answer.upstream?.status,
         upstreamCode: answer.upstream?.code,
       });
-      return problemResult(answer, { ...retryAfterHeader(error), ...callerAuthHeaders(error) });
+      return problemResult(answer, {
+        ...retryAfterHeader(error),
+        ...callerAuthHeaders(error),
+        ...(error instanceof RequestError ? error.headers : {}),
+      });
     }
   };
   const result = telemetry

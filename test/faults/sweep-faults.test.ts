@@ -18,7 +18,8 @@ const SECOND = 1_000;
 
 let sims: RunningSimulators;
 let app: AppServices;
-let trackings: typeof import('../../functions/trackings.js').trackings;
+let registerTracking: typeof import('../../functions/registerTracking.js').registerTracking;
+let getTracking: typeof import('../../functions/getTracking.js').getTracking;
 const names = uniqueStorageNames('sf');
 
 beforeAll(async () => {
@@ -35,7 +36,8 @@ beforeAll(async () => {
     TRACKING_MAX_AGE_HOURS: '1',
     TRACKING_NOT_FOUND_GRACE_MINUTES: '1',
   });
-  ({ trackings } = await import('../../functions/trackings.js'));
+  ({ registerTracking } = await import('../../functions/registerTracking.js'));
+  ({ getTracking } = await import('../../functions/getTracking.js'));
   app = (await import('../../shared/composition.js')).services();
 });
 
@@ -153,7 +155,7 @@ interface Tracked extends Scenario {
 }
 
 async function getRecord(t: BatchKey): Promise<HttpInvocation> {
-  return invokeGetTracking(trackings, t);
+  return invokeGetTracking(getTracking, t);
 }
 
 function sweeper(clock: TestClock, logs: string[]): Sweeper {
@@ -190,7 +192,7 @@ describe('the sweep under upstream faults', () => {
         });
       }
       if (scenario.fault) sims.partnerCenter.inject(scenario.fault, { trackingId, times: scenario.times });
-      const res = await invokeRegister(trackings, { customerId, trackingId, label: scenario.name });
+      const res = await invokeRegister(registerTracking, { customerId, trackingId, label: scenario.name });
       expect(res.status).toBe(201);
       tracked.push({ ...scenario, customerId, trackingId });
     }
