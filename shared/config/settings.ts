@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { GUID_PATTERN } from '../partner-center/model.js';
 import { type NotifySettings, readNotifySettings } from './notify-settings.js';
 import { readStorageConnection } from './storage-connection.js';
 
@@ -121,13 +120,22 @@ export interface TelemetrySettings {
   entraAuthentication?: { clientId?: string };
 }
 
-export interface CallerAuthSettings {
-  /** When set, HTTP callers must also present an Entra ID bearer token for this audience. */
-  audience?: string;
-  tenantId?: string;
+/**
+ * Entra ID checks of callers: off without an audience; with one, the tenant is always there, a
+ * lower-case GUID (`tid` is always a GUID, so a domain name could never match a token). Checked
+ * here only.
+ */
+export type CallerAuthSettings = {
   requiredRole?: string;
   authorityHost: string;
-}
+} & (
+  | { audience?: undefined; tenantId?: string }
+  | {
+      /** HTTP callers must also present an Entra ID bearer token for this audience. */
+      audience: string;
+      tenantId: string;
+    }
+);
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
@@ -338,15 +346,18 @@ export function loadSettings(env: Environment = process.env): Settings {
     entraAuthentication: read('APPLICATIONINSIGHTS_AUTHENTICATION_STRING', telemetryAuthentication),
   };
 
+  const callerAudience = read('CALLER_AUTH_AUDIENCE', text);
+  const callerTenantId = read('CALLER_AUTH_TENANT_ID', guid)?.toLowerCase();
+  if (callerAudience && !env.CALLER_AUTH_TENANT_ID?.trim()) {
+    problems.push('CALLER_AUTH_TENANT_ID is required (the tenant GUID) when CALLER_AUTH_AUDIENCE is set');
+  }
   const callerAuth: CallerAuthSettings = {
-    audience: read('CALLER_AUTH_AUDIENCE', text),
-    tenantId: read('CALLER_AUTH_TENANT_ID', guid),
+    ...(callerAudience
+      ? { audience: callerAudience, tenantId: callerTenantId ?? '' }
+      : { tenantId: callerTenantId }),
     requiredRole: read('CALLER_AUTH_REQUIRED_ROLE', text),
     authorityHost: authorityHost ?? DEFAULT_AUTHORITY_HOST,
   };
-  if (callerAuth.audience && !callerAuth.tenantId) {
-    problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
-  }
 
   const notify = readNotifySettings(read, problems, runningInAzure, storage.connection);
   if (problems.length > 0) throw new SettingsError(problems);
