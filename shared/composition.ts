@@ -18,6 +18,7 @@ import { AppUserCredential, userImpersonationScopes } from './credentials/app-us
 import { KeyVaultRefreshTokenStore } from './credentials/refresh-token-store.js';
 import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
 import { describeError } from './diagnostics/describe-error.js';
+import type { Log } from './diagnostics/log.js';
 import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
 import { BatchStatusLookup, type LastKnownStatus } from './lookup/batch-status-lookup.js';
@@ -40,7 +41,7 @@ import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
 import { ResultStore } from './trackings/result-store.js';
-import { Sweeper, type SweepLog } from './trackings/sweep.js';
+import { Sweeper } from './trackings/sweep.js';
 import { SweepScheduler } from './trackings/sweep-scheduler.js';
 import { TrackingRecords } from './trackings/tracking-records.js';
 import { TrackingRepository } from './trackings/tracking-repository.js';
@@ -196,9 +197,11 @@ export class AppServices {
           },
         },
         onWriteThroughFailure: (failure) => {
-          const { key, correlationId, error } = failure;
+          const { key, error } = failure;
+          // The invocation's log carries the lookup's correlation id.
           currentInvocation()?.log?.warn(
-            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+            'A terminal answer could not be stored; the sweep stores it on its next pass',
+            { ...key, error: describeError(error) },
           );
           this.telemetryReporter.writeThroughFailed(failure);
         },
@@ -335,7 +338,7 @@ export class AppServices {
   }
 
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
-  sweeper(log?: SweepLog): Sweeper {
+  sweeper(log?: Log): Sweeper {
     const { sweep } = this.settings;
     return new Sweeper({
       scheduler: this.sweepScheduler,

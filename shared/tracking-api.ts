@@ -1,6 +1,7 @@
 import { services } from './composition.js';
-import { type EndpointLog, type HttpCall, RequestError, runHttpEndpoint } from './http/endpoint.js';
+import { type HttpCall, RequestError, runHttpEndpoint } from './http/endpoint.js';
 import type { HttpResult } from './http/problem.js';
+import type { HostInvocation } from './telemetry/invocation-log.js';
 import type { TrackingService } from './trackings/tracking-service.js';
 
 /**
@@ -9,10 +10,10 @@ import type { TrackingService } from './trackings/tracking-service.js';
  */
 export function runTrackingEndpoint(
   call: HttpCall,
-  log: EndpointLog,
+  host: HostInvocation,
   operation: (tracking: TrackingService) => Promise<HttpResult>,
 ): Promise<HttpResult> {
-  return runHttpEndpoint(call, log, () => operation(services().trackingService), {
+  return runHttpEndpoint(call, host, () => operation(services().trackingService), {
     authorize: services().authorizeCaller,
     telemetry: services().endpointTelemetry,
   });
@@ -46,10 +47,10 @@ function unsupportedTrackingRequest(method: string, url: string): RequestError {
  * The answer to a request under `trackings` that no operation takes. It asks for no key and no token: like the host's own 404 and 405, it says only
  * what the published OpenAPI document says, and touches no data.
  */
-export function answerUnsupportedTrackingRequest(call: HttpCall, log: EndpointLog): Promise<HttpResult> {
+export function answerUnsupportedTrackingRequest(call: HttpCall, host: HostInvocation): Promise<HttpResult> {
   return runHttpEndpoint(
     call,
-    log,
+    host,
     async () => {
       throw unsupportedTrackingRequest(call.method, call.url);
     },

@@ -3,6 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { PartnerCenterFault, RunningSimulators } from '../../dev/simulators/index.js';
 import type { AppServices } from '../../shared/composition.js';
+import { correlatedLog } from '../../shared/telemetry/invocation-log.js';
 import { Sweeper, type SweepReport } from '../../shared/trackings/sweep.js';
 import {
   startSimulatorsForHandlers,
@@ -172,7 +173,7 @@ function sweeper(clock: TestClock, logs: string[]): Sweeper {
     clock: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,
-    log: context,
+    log: correlatedLog(context, 'sweep-faults'),
   });
 }
 
