@@ -15,7 +15,7 @@ export async function deliverNotification(message: unknown, context: InvocationC
   const { telemetry } = services();
   try {
     await telemetry.runInvocation(invocation, async () => {
-      const result = await services().notificationDelivery.deliver(message);
+      const result = await services().notifications.delivery.deliver(message);
       invocation.log.info(
         result.outcome === 'skipped'
           ? `Notification skipped: ${result.reason}`
