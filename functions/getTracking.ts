@@ -1,23 +1,12 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-
-/** The domain loads on first use, not with this module: see shared/app.ts. */
-const domain = () => import('../shared/app.js');
+import { app } from '@azure/functions';
+import { trackingHandler } from '../shared/tracking-handler.js';
 
 /** `GET trackings/{customerId}/{trackingId}`: one tracking; `?include=devices` adds the devices. */
-export async function getTracking(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  const { runTrackingEndpoint, trackingResponse } = await domain();
+export const getTracking = trackingHandler(async (request, tracking, { trackingResponse }) => {
   const { customerId = '', trackingId = '' } = request.params;
-  return runTrackingEndpoint(request, context, async (tracking) =>
-    trackingResponse.record(
-      await tracking.get(customerId, trackingId, {
-        includeDevices: request.query.get('include') === 'devices',
-      }),
-    ),
-  );
-}
+  const includeDevices = request.query.get('include') === 'devices';
+  return trackingResponse.record(await tracking.get(customerId, trackingId, { includeDevices }));
+});
 
 app.get('getTracking', {
   authLevel: 'function',

@@ -39,7 +39,7 @@ const METHOD_RUNS = runs(500);
 const REGISTER_RUNS = runs(3_500);
 
 let sims: RunningSimulators;
-type Handler = typeof import('../../functions/getTracking.js').getTracking;
+type Handler = import('../support/invoke.js').HttpHandler;
 /** The tracking functions by name, loaded after the settings are in place. */
 let handlers: Record<
   'registerTracking' | 'listTrackings' | 'getTracking' | 'cancelTracking' | 'trackingsFallback',
