@@ -26,8 +26,10 @@ const names = uniqueStorageNames('sf');
 beforeAll(async () => {
   sims = await startSimulatorsForHandlers({
     ...trackingStorageSettings(names),
-    PARTNER_CENTER_DEADLINE_MS: '1500',
-    PARTNER_CENTER_ATTEMPT_TIMEOUT_MS: '700',
+    // Short enough for the latency fault to time out, long enough that no healthy answer does on a
+    // loaded machine (a timed-out attempt is retried, and its answer would count twice below).
+    PARTNER_CENTER_DEADLINE_MS: '5000',
+    PARTNER_CENTER_ATTEMPT_TIMEOUT_MS: '2500',
     PARTNER_CENTER_MAX_RETRIES: '1',
     PARTNER_CENTER_MAX_RESPONSE_BYTES: String(1024 * 1024),
     SWEEP_CONCURRENCY: '4',
@@ -97,7 +99,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'slower than the deadline',
     statuses: ['finished'],
-    fault: { kind: 'latency', ms: 3_000 },
+    fault: { kind: 'latency', ms: 8_000 },
     times: 2,
     firstError: { failure: 'timeout' },
     final: 'finished',
