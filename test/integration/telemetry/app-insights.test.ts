@@ -35,7 +35,7 @@ let sims: RunningSimulators;
 let ingestion: IngestionSimulator;
 let handlers: {
   getBatchStatus: typeof import('../../../functions/getBatchStatus.js').getBatchStatus;
-  trackings: typeof import('../../../functions/trackings.js').trackings;
+  registerTracking: typeof import('../../../functions/registerTracking.js').registerTracking;
   sweepPendingTrackings: typeof import('../../../functions/sweepPendingTrackings.js').sweepPendingTrackings;
 };
 let services: typeof import('../../../shared/composition.js').services;
@@ -52,7 +52,7 @@ beforeAll(async () => {
   });
   handlers = {
     getBatchStatus: (await import('../../../functions/getBatchStatus.js')).getBatchStatus,
-    trackings: (await import('../../../functions/trackings.js')).trackings,
+    registerTracking: (await import('../../../functions/registerTracking.js')).registerTracking,
     sweepPendingTrackings: (await import('../../../functions/sweepPendingTrackings.js'))
       .sweepPendingTrackings,
   };
@@ -84,8 +84,8 @@ describe('Application Insights telemetry of the app', () => {
       statuses: ['finished'],
     });
     const registered = await invokeHttpTraced(
-      handlers.trackings,
-      { functionName: 'trackings', method: 'POST', url: '/api/trackings', body: batch },
+      handlers.registerTracking,
+      { functionName: 'registerTracking', method: 'POST', url: '/api/trackings', body: batch },
       registration.traceParent,
     );
     expect(registered.response.status).toBe(201);
