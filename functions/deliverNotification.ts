@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { app, type InvocationContext } from '@azure/functions';
 import { notifyQueueBinding } from '../shared/config/notify-binding.js';
 
@@ -11,23 +10,18 @@ const domain = () => import('../shared/app.js');
  * leaves the message to the host's own retry and, after maxDequeueCount, its poison queue.
  */
 export async function deliverNotification(message: unknown, context: InvocationContext): Promise<void> {
-  const { correlatedLog, services } = await domain();
-  const correlationId = randomUUID();
-  const log = correlatedLog(context, correlationId);
+  const { correlatedInvocation, services } = await domain();
+  const invocation = correlatedInvocation(context);
   const { telemetry } = services();
-  const { invocationId, functionName, traceContext } = context;
   try {
-    await telemetry.runInvocation(
-      { correlationId, invocationId, functionName, traceContext, log: context },
-      async () => {
-        const result = await services().notificationDelivery.deliver(message);
-        log.log(
-          result.outcome === 'skipped'
-            ? `Notification skipped: ${result.reason}`
-            : `Notification attempt ${result.attempt}: ${result.outcome}${result.delayMs === undefined ? '' : `, next in ${Math.round(result.delayMs / 1000)} s`}`,
-        );
-      },
-    );
+    await telemetry.runInvocation(invocation, async () => {
+      const result = await services().notifications.delivery.deliver(message);
+      invocation.log.info(
+        result.outcome === 'skipped'
+          ? `Notification skipped: ${result.reason}`
+          : `Notification attempt ${result.attempt}: ${result.outcome}${result.delayMs === undefined ? '' : `, next in ${Math.round(result.delayMs / 1000)} s`}`,
+      );
+    });
   } finally {
     await telemetry.flush();
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { sweepScheduleBinding } from '../shared/config/sweep-schedule.js';
 
@@ -7,21 +6,17 @@ const domain = () => import('../shared/app.js');
 
 /** Checks every due pending tracking once, stores finished results, reschedules the rest. */
 export async function sweepPendingTrackings(timer: Timer, context: InvocationContext): Promise<void> {
-  const { correlatedLog, describeSweepReport, services } = await domain();
-  const correlationId = randomUUID();
-  const log = correlatedLog(context, correlationId);
+  const { correlatedInvocation, describeSweepReport, services } = await domain();
+  const invocation = correlatedInvocation(context);
+  const { log, correlationId } = invocation;
   const { telemetry } = services();
-  const { invocationId, functionName, traceContext } = context;
   try {
-    await telemetry.runInvocation(
-      { correlationId, invocationId, functionName, traceContext, log: context },
-      async () => {
-        if (timer.isPastDue) log.warn('The sweep is running late');
-        const report = await services().sweeper(log).run({ correlationId });
-        log.log(describeSweepReport(report));
-        await services().sweepTelemetry.report(report, log);
-      },
-    );
+    await telemetry.runInvocation(invocation, async () => {
+      if (timer.isPastDue) log.warn('The sweep is running late');
+      const report = await services().sweeper(log).run({ correlationId });
+      log.info(describeSweepReport(report));
+      await services().sweepTelemetry.report(report, log);
+    });
   } finally {
     // The instance may idle (and be frozen) as soon as this returns: send the run's telemetry now.
     await telemetry.flush();

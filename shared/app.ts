@@ -12,5 +12,6 @@ export { RequestError, runHttpEndpoint } from './http/endpoint.js';
 export { readJsonBody } from './http/request-body.js';
 export { lookupResponse, trackingResponse } from './http/responses.js';
 export { openApiDocument } from './openapi/document.js';
-export { correlatedLog } from './telemetry/invocation-log.js';
+export { correlatedInvocation } from './telemetry/invocation-log.js';
+export { answerUnsupportedTrackingRequest, runTrackingEndpoint } from './tracking-api.js';
 export { describeSweepReport } from './trackings/sweep-summary.js';

@@ -9,7 +9,6 @@ import { notificationsEnabled } from './config/notify-settings.js';
 import { type Environment, loadSettings, type Settings, SettingsError } from './config/settings.js';
 import {
   AppCredential,
-  CredentialError,
   type CredentialMaterialSource,
   KeyVaultCredentialSource,
   StaticCredentialSource,
@@ -18,21 +17,13 @@ import { AppUserCredential, userImpersonationScopes } from './credentials/app-us
 import { KeyVaultRefreshTokenStore } from './credentials/refresh-token-store.js';
 import { EntraTokenEndpoint } from './credentials/token-endpoint.js';
 import { describeError } from './diagnostics/describe-error.js';
-import { DeepHealthCheck, probeTrackingStorage, refreshTokenHealth } from './health/deep-health.js';
+import type { Log } from './diagnostics/log.js';
+import { appDeepHealthCheck } from './health/app-deep-health.js';
+import type { DeepHealthCheck } from './health/deep-health.js';
 import type { EndpointTelemetry } from './http/endpoint.js';
-import { BatchStatusLookup, type LastKnownStatus } from './lookup/batch-status-lookup.js';
-import { QueueingNotifier } from './notifications/completion-notifier.js';
-import { NotificationDelivery } from './notifications/delivery.js';
-import { DeliveryQueue } from './notifications/delivery-queue.js';
-import { createQueueService } from './notifications/queue-service.js';
-import {
-  KeyVaultSigningSecret,
-  type SigningSecretSource,
-  StaticSigningSecret,
-} from './notifications/signing.js';
-import { WebhookSender } from './notifications/webhook-sender.js';
+import { BatchStatusLookup, lastKnownFromRecords } from './lookup/batch-status-lookup.js';
+import { NotificationServices } from './notifications/notification-services.js';
 import { PartnerCenterClient } from './partner-center/client.js';
-import type { BatchKey } from './partner-center/model.js';
 import { StorageClients } from './storage/clients.js';
 import { currentInvocation } from './telemetry/invocation-scope.js';
 import { notificationTelemetry } from './telemetry/notification-telemetry.js';
@@ -40,7 +31,7 @@ import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
 import { DeferredTelemetry, noopTelemetry, type Telemetry } from './telemetry/telemetry.js';
 import { ResultStore } from './trackings/result-store.js';
-import { Sweeper, type SweepLog } from './trackings/sweep.js';
+import { Sweeper } from './trackings/sweep.js';
 import { SweepScheduler } from './trackings/sweep-scheduler.js';
 import { TrackingRecords } from './trackings/tracking-records.js';
 import { TrackingRepository } from './trackings/tracking-repository.js';
@@ -196,13 +187,15 @@ export class AppServices {
           },
         },
         onWriteThroughFailure: (failure) => {
-          const { key, correlationId, error } = failure;
+          const { key, error } = failure;
+          // The invocation's log carries the lookup's correlation id.
           currentInvocation()?.log?.warn(
-            `A terminal answer could not be stored for ${key.customerId}/${key.trackingId}; the sweep stores it on its next pass. correlationId=${correlationId}: ${describeError(error)}`,
+            'A terminal answer could not be stored; the sweep stores it on its next pass',
+            { ...key, error: describeError(error) },
           );
           this.telemetryReporter.writeThroughFailed(failure);
         },
-        lastKnown: stored && { get: (key) => lastKnownStatus(stored.trackingRepository, key) },
+        lastKnown: stored && lastKnownFromRecords(stored.trackingRepository),
         partnerThrottled: () => this.partnerBudget.isThrottled(),
       });
     });
@@ -246,7 +239,7 @@ export class AppServices {
       TrackingRecords.fromClients(this.storageClients, this.settings.storage, {
         results: this.resultStore,
         outcomes: this.telemetryReporter.trackingOutcomes,
-        notifier: notificationsEnabled(this.settings.notify) ? this.completionNotifier : undefined,
+        notifier: notificationsEnabled(this.settings.notify) ? this.notifications.notifier : undefined,
       }),
     );
   }
@@ -261,65 +254,19 @@ export class AppServices {
     return this.once('sweepScheduler', () => new SweepScheduler(this.trackingRecords));
   }
 
-  /** NOTIFY_QUEUE_NAME and its poison queue, on the tracking storage account. */
-  get deliveryQueue(): DeliveryQueue {
-    return this.once('deliveryQueue', () => {
-      const { storage, notify } = this.settings;
-      const credential = storage.connection?.kind === 'identity' ? this.storageCredential : undefined;
-      if (!storage.connection) {
-        throw new SettingsError([
-          'TRACKING_STORAGE (or AzureWebJobsStorage) is not set: notifications are queued on the tracking storage account',
-        ]);
-      }
-      const service = createQueueService(storage.connection, {
-        queueServiceUri: notify.queueServiceUri,
-        credential,
-      });
-      return new DeliveryQueue(
-        service.getQueueClient(notify.queueName),
-        service.getQueueClient(`${notify.queueName}-poison`),
-      );
-    });
-  }
-
-  /** Records one completion event per terminal transition and queues its deliveries. */
-  get completionNotifier(): QueueingNotifier {
+  /** Completion webhooks: the delivery queue, the notifier, the queue trigger's delivery. */
+  get notifications(): NotificationServices {
     return this.once(
-      'completionNotifier',
+      'notifications',
       () =>
-        new QueueingNotifier({
-          queue: this.deliveryQueue,
-          operatorReceiver: this.settings.notify.webhookUrl !== undefined,
+        new NotificationServices({
+          settings: () => this.settings,
+          storageCredential: () => this.storageCredential,
+          secretClient: () => this.secretClient,
+          records: () => this.trackingRepository,
+          observer: () => notificationTelemetry(this.telemetry),
         }),
     );
-  }
-
-  /** The `deliverNotification` queue trigger's work: one signed POST per message. */
-  get notificationDelivery(): NotificationDelivery {
-    return this.once('notificationDelivery', () => {
-      const { notify } = this.settings;
-      return new NotificationDelivery({
-        records: this.trackingRepository,
-        queue: this.deliveryQueue,
-        sender: new WebhookSender(),
-        secrets: this.signingSecrets,
-        settings: notify,
-        observer: notificationTelemetry(this.telemetry),
-      });
-    });
-  }
-
-  get signingSecrets(): SigningSecretSource {
-    return this.once('signingSecrets', () => {
-      const { notify, credential } = this.settings;
-      if (notify.localSigningSecret) return new StaticSigningSecret(notify.localSigningSecret);
-      if (!credential.keyVaultUrl) {
-        throw new SettingsError([
-          'KEY_VAULT_URL is not set: webhooks are signed with the Key Vault secret NOTIFY_SIGNING_SECRET_NAME (or, for local development only, NOTIFY_SIGNING_SECRET)',
-        ]);
-      }
-      return new KeyVaultSigningSecret(this.secretClient, notify.signingSecretName, credential.cacheTtlMs);
-    });
   }
 
   get trackingService(): TrackingService {
@@ -335,7 +282,7 @@ export class AppServices {
   }
 
   /** A sweeper per run: it carries the run's log; the clients behind it are shared. */
-  sweeper(log?: SweepLog): Sweeper {
+  sweeper(log?: Log): Sweeper {
     const { sweep } = this.settings;
     return new Sweeper({
       scheduler: this.sweepScheduler,
@@ -373,52 +320,9 @@ export class AppServices {
     return this.once('sweepTelemetry', () => new SweepTelemetry(this.telemetryReporter, this.sweepScheduler));
   }
 
-  /**
-   * `GET /api/health/deep`: storage, Key Vault and token acquisition, each bounded in time. Every
-   * check reads settings and builds clients only when it runs, so a bad setting shows as an
-   * unhealthy component instead of failing the probe.
-   */
+  /** `GET /api/health/deep` (shared/health/app-deep-health.ts). */
   get deepHealth(): DeepHealthCheck {
-    return this.once(
-      'deepHealth',
-      () =>
-        new DeepHealthCheck(
-          {
-            storage: async (abortSignal) => {
-              const { storage } = this.settings;
-              if (!storage.connection) return 'not_configured';
-              await probeTrackingStorage(this.storageClients, storage.tablePrefix, abortSignal);
-              return 'healthy';
-            },
-            keyVault: async () => {
-              if (!this.settings.credential.keyVaultUrl) return 'not_configured';
-              // Re-read when older than this: a probe checks the vault, not only the cache.
-              await this.appCredential.current({ maxAgeMs: 30_000 });
-              return 'healthy';
-            },
-            partnerCenterToken: async () => {
-              const token = await this.partnerCenterCredential.getToken(this.settings.partnerCenter.scope);
-              if (!token) throw new CredentialError('Microsoft Entra ID answered without a token', 'token');
-              return 'healthy';
-            },
-            refreshToken: async () => {
-              if (this.settings.credential.authMode !== 'app_user') return 'not_configured';
-              return refreshTokenHealth(await this.appUserCredential.status(), new Date());
-            },
-            notifications: async (abortSignal) => {
-              if (!notificationsEnabled(this.settings.notify) || !this.settings.storage.connection) {
-                return 'not_configured';
-              }
-              const poisoned = await this.deliveryQueue.poisonLength(abortSignal);
-              return {
-                status: 'healthy',
-                detail: `${poisoned} given-up delivery(ies) in ${this.deliveryQueue.name}-poison`,
-              };
-            },
-          },
-          { authMode: () => this.settings.credential.authMode },
-        ),
-    );
+    return this.once('deepHealth', () => appDeepHealthCheck(this));
   }
 
   /** Optional Entra ID check of callers (CALLER_AUTH_*); a no-op when not configured. */
@@ -477,24 +381,6 @@ export class AppServices {
     this.cache.set(name, value);
     return value;
   }
-}
-
-/** A tracked batch's last stored status as a BatchUploadDetails (no devices: only results keep them). */
-async function lastKnownStatus(
-  store: TrackingRepository,
-  key: BatchKey,
-): Promise<LastKnownStatus | undefined> {
-  const record = await store.get(key);
-  if (!record?.upstreamStatus || !record.lastCheckedAt) return undefined;
-  return {
-    checkedAt: Date.parse(record.lastCheckedAt),
-    details: {
-      batchTrackingId: record.trackingId,
-      status: record.upstreamStatus,
-      ...(record.startedTime ? { startedTime: record.startedTime } : {}),
-      attributes: { objectType: 'BatchUploadDetails' },
-    },
-  };
 }
 
 let current: AppServices | undefined;

@@ -1,5 +1,6 @@
 import { DOCS_EXAMPLE_CUSTOMER_ID, DOCS_EXAMPLE_TRACKING_ID } from '../../dev/simulators/partner-center.js';
 import { AppServices } from '../../shared/composition.js';
+import { type Log, silentLog } from '../../shared/diagnostics/log.js';
 import { input, reply } from '../processes.js';
 import { RequestCounter } from './request-counter.js';
 
@@ -32,8 +33,9 @@ async function main(): Promise<void> {
 
   let warnings = 0;
   const firstWarnings: string[] = [];
-  const log = {
-    warn(message: string, properties?: Record<string, string | number | undefined>) {
+  const log: Log = {
+    ...silentLog,
+    warn(message, properties) {
       warnings += 1;
       if (firstWarnings.length < 5) firstWarnings.push(`${message} ${JSON.stringify(properties ?? {})}`);
     },

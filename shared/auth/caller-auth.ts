@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { type CallerAuthSettings, SettingsError } from '../config/settings.js';
+import type { CallerAuthSettings } from '../config/settings.js';
 import { isGuid } from '../partner-center/model.js';
 import { CallerAuthError, CallerAuthUnavailableError } from './errors.js';
 
@@ -84,22 +84,17 @@ export class CallerAuthenticator {
       keySetRetryAfterMs: options.keySetRetryAfterMs ?? 5_000,
     };
     this.#requiredRole = settings.requiredRole;
-    const audience = settings.audience?.trim().replace(/\/\.default$/, '');
-    this.enabled = Boolean(audience);
-    if (!audience) {
+    this.enabled = Boolean(settings.audience);
+    if (!settings.audience) {
       this.#tenantId = '';
       this.#audience = '';
       this.#audiences = [];
       this.#issuers = [];
       return;
     }
-    const tenantId = settings.tenantId?.trim().toLowerCase();
-    if (!tenantId || !isGuid(tenantId)) {
-      // `tid` is always a GUID; a domain name here could never match a token.
-      throw new SettingsError([
-        'CALLER_AUTH_TENANT_ID must be the tenant GUID (not a domain name) when CALLER_AUTH_AUDIENCE is set',
-      ]);
-    }
+    const audience = settings.audience.replace(/\/\.default$/, '');
+    // A GUID, checked by loadSettings (shared/config/settings.ts).
+    const { tenantId } = settings;
     const authority = settings.authorityHost.replace(/\/+$/, '');
     this.#tenantId = tenantId;
     this.#audience = audience;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { type HostPattern, parseAllowedHosts, parseWebhookUrl } from '../notifications/webhook-url.js';
+import { type ReadSetting, text } from './setting-schemas.js';
 
-/** Completion notifications (DESIGN.md, "Completion notifications"). */
+/** Completion notifications (README, "Completion webhooks"). */
 export interface NotifySettings {
   /** From NOTIFY_ALLOWED_HOSTS; empty means per-tracking webhooks are off. */
   allowedHosts: HostPattern[];
@@ -22,9 +23,6 @@ export interface NotifySettings {
   queueServiceUri?: string;
 }
 
-type Read = <T>(name: string, schema: z.ZodType<T>, fallback?: string) => T | undefined;
-
-const text = z.string().trim().min(1);
 const whole = (min: number, max: number) =>
   z.coerce
     .number({ error: 'must be a number' })
@@ -61,7 +59,7 @@ const queueName = text.regex(
 );
 
 export function readNotifySettings(
-  read: Read,
+  read: ReadSetting,
   problems: string[],
   runningInAzure: boolean,
   /** The tracking storage connection (settings.ts' StorageConnection). */
@@ -85,7 +83,7 @@ export function readNotifySettings(
   };
 }
 
-function queueServiceOf(read: Read, connection: string): string | undefined {
+function queueServiceOf(read: ReadSetting, connection: string): string | undefined {
   const account = read(`${connection}__accountName`, text);
   return (
     read(`${connection}__queueServiceUri`, text) ??

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { GUID_PATTERN } from '../partner-center/model.js';
 import { type NotifySettings, readNotifySettings } from './notify-settings.js';
+import { type PartnerCenterSettings, readPartnerCenterSettings } from './partner-center-settings.js';
+import { guid, httpsUrl, positiveInt, text } from './setting-schemas.js';
 import { readStorageConnection } from './storage-connection.js';
 
 /**
@@ -10,6 +11,8 @@ import { readStorageConnection } from './storage-connection.js';
  * function of the app from the Functions host. A bad value fails with a message that names the
  * setting and says what is wrong, never with a stack trace from deep inside an SDK.
  */
+export type { PartnerCenterSettings } from './partner-center-settings.js';
+
 export interface Settings {
   partnerCenter: PartnerCenterSettings;
   credential: CredentialSettings;
@@ -23,48 +26,6 @@ export interface Settings {
   runningInAzure: boolean;
   /** True when Key Vault or the token authority is a loopback stand-in (docs/design.md, "Local stand-ins"). */
   loopbackCloud: boolean;
-}
-
-/**
- * Defaults of the Partner Center client: the one place they are defined. The settings below fall
- * back to them, and so does a client built without settings (tests, benchmarks).
- */
-export const PARTNER_CENTER_DEFAULTS: Readonly<
-  Omit<PartnerCenterSettings, 'tenantId' | 'clientId'> & { retryDelayInMs: number; maxRetryDelayInMs: number }
-> = {
-  baseUrl: 'https://api.partnercenter.microsoft.com',
-  scope: 'https://api.partnercenter.microsoft.com/.default',
-  locale: 'en-US',
-  applicationName: 'device-batch-status',
-  attemptTimeoutMs: 10_000,
-  deadlineMs: 25_000,
-  maxRetries: 4,
-  maxRetryAfterMs: 10_000,
-  maxConcurrentCalls: 16,
-  maxResponseBytes: 16 * 1024 * 1024,
-  /** Backoff of the core retry policy (not settings: tests and benchmarks shorten them). */
-  retryDelayInMs: 500,
-  maxRetryDelayInMs: 8000,
-};
-
-export interface PartnerCenterSettings {
-  /** Upstream root without `/v1`; the client adds `/v1/...`. */
-  baseUrl: string;
-  tenantId?: string;
-  clientId?: string;
-  /** Token scope for app-only calls. */
-  scope: string;
-  locale: string;
-  applicationName: string;
-  /** Per-attempt timeout. */
-  attemptTimeoutMs: number;
-  /** Overall deadline for one logical request, retries included. */
-  deadlineMs: number;
-  maxRetries: number;
-  /** Longest Retry-After the client will wait inside one request before giving up with 503. */
-  maxRetryAfterMs: number;
-  maxConcurrentCalls: number;
-  maxResponseBytes: number;
 }
 
 export type PartnerCenterAuthMode = 'app' | 'app_user';
@@ -121,13 +82,22 @@ export interface TelemetrySettings {
   entraAuthentication?: { clientId?: string };
 }
 
-export interface CallerAuthSettings {
-  /** When set, HTTP callers must also present an Entra ID bearer token for this audience. */
-  audience?: string;
-  tenantId?: string;
+/**
+ * Entra ID checks of callers: off without an audience; with one, the tenant is always there, a
+ * lower-case GUID (`tid` is always a GUID, so a domain name could never match a token). Checked
+ * here only.
+ */
+export type CallerAuthSettings = {
   requiredRole?: string;
   authorityHost: string;
-}
+} & (
+  | { audience?: undefined; tenantId?: string }
+  | {
+      /** HTTP callers must also present an Entra ID bearer token for this audience. */
+      audience: string;
+      tenantId: string;
+    }
+);
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
@@ -140,20 +110,6 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-const text = z.string().trim().min(1);
-const guid = z.string().trim().regex(z.regexes.guid, 'must be a GUID');
-const httpsUrl = z
-  .string()
-  .trim()
-  .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', 'must be an absolute https:// URL')
-  .transform((v) => v.replace(/\/+$/, ''));
-const positiveInt = (max: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .positive('must be greater than 0')
-    .max(max, `must be at most ${max}`);
 
 /** Key Vault secret names: 1-127 letters, digits and dashes. */
 const keyVaultSecretName = text.regex(/^[0-9A-Za-z-]{1,127}$/, 'must be 1-127 letters, digits and dashes');
@@ -195,60 +151,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     );
   }
 
-  const partnerCenter: PartnerCenterSettings = {
-    baseUrl: withDefault({
-      name: 'PARTNER_CENTER_BASE_URL',
-      schema: httpsUrl,
-      fallback: PARTNER_CENTER_DEFAULTS.baseUrl,
-    }),
-    tenantId: read('PARTNER_CENTER_TENANT_ID', text),
-    clientId: read('PARTNER_CENTER_CLIENT_ID', guid),
-    scope: withDefault({
-      name: 'PARTNER_CENTER_SCOPE',
-      schema: text,
-      fallback: PARTNER_CENTER_DEFAULTS.scope,
-    }),
-    locale: withDefault({
-      name: 'PARTNER_CENTER_LOCALE',
-      schema: text,
-      fallback: PARTNER_CENTER_DEFAULTS.locale,
-    }),
-    applicationName: withDefault({
-      name: 'PARTNER_CENTER_APPLICATION_NAME',
-      schema: text,
-      fallback: PARTNER_CENTER_DEFAULTS.applicationName,
-    }),
-    attemptTimeoutMs: withDefault({
-      name: 'PARTNER_CENTER_ATTEMPT_TIMEOUT_MS',
-      schema: positiveInt(120_000),
-      fallback: String(PARTNER_CENTER_DEFAULTS.attemptTimeoutMs),
-    }),
-    deadlineMs: withDefault({
-      name: 'PARTNER_CENTER_DEADLINE_MS',
-      schema: positiveInt(600_000),
-      fallback: String(PARTNER_CENTER_DEFAULTS.deadlineMs),
-    }),
-    maxRetries: withDefault({
-      name: 'PARTNER_CENTER_MAX_RETRIES',
-      schema: z.coerce.number().int().min(0).max(10),
-      fallback: String(PARTNER_CENTER_DEFAULTS.maxRetries),
-    }),
-    maxRetryAfterMs: withDefault({
-      name: 'PARTNER_CENTER_MAX_RETRY_AFTER_MS',
-      schema: positiveInt(600_000),
-      fallback: String(PARTNER_CENTER_DEFAULTS.maxRetryAfterMs),
-    }),
-    maxConcurrentCalls: withDefault({
-      name: 'PARTNER_CENTER_MAX_CONCURRENCY',
-      schema: positiveInt(1000),
-      fallback: String(PARTNER_CENTER_DEFAULTS.maxConcurrentCalls),
-    }),
-    maxResponseBytes: withDefault({
-      name: 'PARTNER_CENTER_MAX_RESPONSE_BYTES',
-      schema: positiveInt(512 * 1024 * 1024),
-      fallback: String(PARTNER_CENTER_DEFAULTS.maxResponseBytes),
-    }),
-  };
+  const partnerCenter = readPartnerCenterSettings(read);
 
   const credential: CredentialSettings = {
     authMode: withDefault({
@@ -338,15 +241,20 @@ export function loadSettings(env: Environment = process.env): Settings {
     entraAuthentication: read('APPLICATIONINSIGHTS_AUTHENTICATION_STRING', telemetryAuthentication),
   };
 
+  const callerAudience = read('CALLER_AUTH_AUDIENCE', text);
+  const problemsBeforeTenant = problems.length;
+  const callerTenantId = read('CALLER_AUTH_TENANT_ID', guid)?.toLowerCase();
+  // A tenant that is set but no GUID has its problem already; only a missing one is added here.
+  if (callerAudience && !callerTenantId && problems.length === problemsBeforeTenant) {
+    problems.push('CALLER_AUTH_TENANT_ID is required (the tenant GUID) when CALLER_AUTH_AUDIENCE is set');
+  }
   const callerAuth: CallerAuthSettings = {
-    audience: read('CALLER_AUTH_AUDIENCE', text),
-    tenantId: read('CALLER_AUTH_TENANT_ID', guid),
+    ...(callerAudience
+      ? { audience: callerAudience, tenantId: callerTenantId ?? '' }
+      : { tenantId: callerTenantId }),
     requiredRole: read('CALLER_AUTH_REQUIRED_ROLE', text),
     authorityHost: authorityHost ?? DEFAULT_AUTHORITY_HOST,
   };
-  if (callerAuth.audience && !callerAuth.tenantId) {
-    problems.push('CALLER_AUTH_TENANT_ID is required when CALLER_AUTH_AUDIENCE is set');
-  }
 
   const notify = readNotifySettings(read, problems, runningInAzure, storage.connection);
   if (problems.length > 0) throw new SettingsError(problems);

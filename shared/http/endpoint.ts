@@ -4,10 +4,12 @@ import { CallerAuthError, CallerAuthUnavailableError } from '../auth/errors.js';
 import { SettingsError } from '../config/settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { describeError } from '../diagnostics/describe-error.js';
+import type { Log } from '../diagnostics/log.js';
 import { isPartnerCenterError, type PartnerCenterError } from '../partner-center/errors.js';
 import { isGuid } from '../partner-center/model.js';
 import { StorageConfigurationError } from '../storage/clients.js';
-import type { InvocationScope, InvocationTraceContext } from '../telemetry/invocation-scope.js';
+import { correlatedInvocation, type HostInvocation } from '../telemetry/invocation-log.js';
+import type { InvocationScope } from '../telemetry/invocation-scope.js';
 import type { RequestFailure } from '../telemetry/reporter.js';
 import { TrackingNotFoundError, ValidationError } from '../trackings/errors.js';
 import { type HttpResult, type Problem, type ProblemKind, problem, problemResult } from './problem.js';
@@ -22,17 +24,6 @@ export interface HttpCall {
   text(): Promise<string>;
 }
 
-/** Logging as the Functions InvocationContext offers it, with the invocation facts it also carries. */
-export interface EndpointLog {
-  log(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-  readonly invocationId?: string;
-  readonly functionName?: string;
-  /** The host's W3C trace context for this invocation (absent outside Azure). */
-  readonly traceContext?: InvocationTraceContext;
-}
-
 /** A failure the caller caused or can act on, raised by domain code and answered as problem+json. */
 export class RequestError extends Error {
   override readonly name = 'RequestError';
@@ -40,6 +31,8 @@ export class RequestError extends Error {
     readonly kind: ProblemKind,
     detail: string,
     readonly errors: string[] = [],
+    /** Headers the answer carries, such as `Allow` on a 405. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(detail);
   }
@@ -82,11 +75,12 @@ export function resolveCorrelationId(headers: HttpCall['headers']): string {
  */
 export async function runHttpEndpoint(
   call: HttpCall,
-  log: EndpointLog,
+  host: HostInvocation,
   handler: (context: EndpointContext) => Promise<HttpResult>,
   options: EndpointOptions = {},
 ): Promise<HttpResult> {
   const correlationId = resolveCorrelationId(call.headers);
+  const invocation = correlatedInvocation(host, correlationId);
   const { telemetry } = options;
   const respond = async (): Promise<HttpResult> => {
     try {
@@ -94,29 +88,22 @@ export async function runHttpEndpoint(
       return await handler({ correlationId });
     } catch (error) {
       const answer = problemFor(error, correlationId);
-      logFailure(log, answer, error);
+      logFailure(invocation.log, answer, error);
       telemetry?.requestFailed({
-        functionName: log.functionName,
+        functionName: host.functionName,
         status: answer.status,
         problemType: answer.type,
         upstreamStatus: answer.upstream?.status,
         upstreamCode: answer.upstream?.code,
       });
-      return problemResult(answer, { ...retryAfterHeader(error), ...callerAuthHeaders(error) });
+      return problemResult(answer, {
+        ...retryAfterHeader(error),
+        ...callerAuthHeaders(error),
+        ...(error instanceof RequestError ? error.headers : {}),
+      });
     }
   };
-  const result = telemetry
-    ? await telemetry.runInvocation(
-        {
-          correlationId,
-          invocationId: log.invocationId,
-          functionName: log.functionName,
-          traceContext: log.traceContext,
-          log,
-        },
-        respond,
-      )
-    : await respond();
+  const result = telemetry ? await telemetry.runInvocation(invocation, respond) : await respond();
   return { ...result, headers: { ...result.headers, 'MS-CorrelationId': correlationId } };
 }
 
@@ -245,14 +232,14 @@ function isStorageFailure(error: unknown): boolean {
   return error.statusCode === undefined || error.statusCode >= 500;
 }
 
-function logFailure(log: EndpointLog, answer: Problem, error: unknown): void {
-  const summary = `${answer.status} ${answer.type} correlationId=${answer.correlationId}`;
+function logFailure(log: Log, answer: Problem, error: unknown): void {
+  const summary = `${answer.status} ${answer.type}`;
   if (answer.status >= 500 && answer.type === '/problems/internal') {
     // Name and message only: SDK errors can carry request objects with headers.
     log.error(`${summary}: ${describeError(error)}`);
   } else if (answer.status >= 500) {
     log.warn(`${summary}: ${answer.detail}`);
   } else {
-    log.log(summary);
+    log.info(summary);
   }
 }

@@ -7,6 +7,7 @@ import {
   isTerminalBatchStatus,
 } from '../partner-center/model.js';
 import { ValidationError } from '../trackings/errors.js';
+import type { TrackingRecord } from '../trackings/model.js';
 import { parseBatchKey } from '../trackings/tracking-reference.js';
 
 /** Where a lookup's answer came from; told to the caller in the `X-Result-Source` header. */
@@ -45,6 +46,27 @@ export interface LastKnownStatus {
 /** Reads it (the tracking records). */
 export interface LastKnownStatuses {
   get(key: BatchKey): Promise<LastKnownStatus | undefined>;
+}
+
+/** A tracked batch's last stored status as a BatchUploadDetails (no devices: only results keep them). */
+export function lastKnownFromRecords(records: {
+  get(key: BatchKey): Promise<TrackingRecord | undefined>;
+}): LastKnownStatuses {
+  return {
+    async get(key) {
+      const record = await records.get(key);
+      if (!record?.upstreamStatus || !record.lastCheckedAt) return undefined;
+      return {
+        checkedAt: Date.parse(record.lastCheckedAt),
+        details: {
+          batchTrackingId: record.trackingId,
+          status: record.upstreamStatus,
+          ...(record.startedTime ? { startedTime: record.startedTime } : {}),
+          attributes: { objectType: 'BatchUploadDetails' },
+        },
+      };
+    },
+  };
 }
 
 /** Stored terminal results (the sweep's result blobs). */

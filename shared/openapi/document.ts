@@ -1,9 +1,7 @@
-import type { z } from 'zod';
 import { deepHealthReportSchema, unhealthyProblemSchema } from '../health/deep-health-schema.js';
 import { appVersion } from '../health/liveness.js';
 import { livenessReportSchema } from '../health/liveness-schema.js';
-import { PROBLEM_CONTENT_TYPE, type ProblemKind, problem, problemTypes } from '../http/problem.js';
-import { problemSchema } from '../http/problem-schema.js';
+import { PROBLEM_CONTENT_TYPE, type ProblemKind } from '../http/problem.js';
 import { MAX_JSON_BODY_BYTES } from '../http/request-body.js';
 import { batchUploadDetailsSchema } from '../partner-center/model.js';
 import {
@@ -13,27 +11,31 @@ import {
   trackingRecordSchema,
   trackingWithDevicesSchema,
 } from '../trackings/model.js';
-import { documentedSchemas, idOf, openApiDocumentSchema, ref } from './documented-schemas.js';
+import { documentedSchemas, openApiDocumentSchema, ref } from './documented-schemas.js';
 import {
   cacheControlRequestHeader,
-  correlationIdRequestHeader,
-  customerIdParameter,
   deepParameter,
   includeParameter,
-  type ResponseHeaderName,
   refreshParameter,
-  responseHeaders,
-  trackingIdParameter,
 } from './http-fields.js';
-import { inlineSchema, type JsonSchema, schemaComponents } from './json-schema.js';
-import type {
-  HeaderObject,
-  OpenApiDocument,
-  OperationObject,
-  ParameterObject,
-  ResponseObject,
-  SecurityRequirement,
-} from './objects.js';
+import { schemaComponents } from './json-schema.js';
+import type { OpenApiDocument, OperationObject } from './objects.js';
+import {
+  ANONYMOUS,
+  batchKeyParameters,
+  CALLER_AUTH_PROBLEMS,
+  correlationParameters,
+  FUNCTION_KEY,
+  header,
+  JSON_CONTENT_TYPE,
+  parameter,
+  problemResponses,
+  queryParameters,
+  SERVICE_PROBLEMS,
+  securedOperation,
+  securitySchemes,
+  success,
+} from './operation-parts.js';
 import { completionWebhooks } from './webhooks.js';
 
 export { documentedSchemas, openApiDocumentSchema } from './documented-schemas.js';
@@ -43,144 +45,6 @@ export { documentedSchemas, openApiDocumentSchema } from './documented-schemas.j
  * (converted with `z.toJSONSchema`), every problem by `problemTypes`, so the document cannot
  * drift from the code; routes are checked against the function registrations by the tests.
  */
-
-const JSON_CONTENT_TYPE = 'application/json';
-
-const FUNCTION_KEY: SecurityRequirement[] = [
-  { functionKey: [] },
-  { functionKeyQuery: [] },
-  { functionKey: [], entraBearer: [] },
-  { functionKeyQuery: [], entraBearer: [] },
-];
-const ANONYMOUS: SecurityRequirement[] = [];
-
-/** What any function-level endpoint may answer, whatever it does. */
-const CALLER_AUTH_PROBLEMS: ProblemKind[] = ['unauthorized', 'forbidden', 'callerAuthUnavailable'];
-const SERVICE_PROBLEMS: ProblemKind[] = ['misconfigured', 'internal'];
-
-function header(name: ResponseHeaderName, required: boolean, description?: string): [string, HeaderObject] {
-  const schema = inlineSchema(responseHeaders[name], 'output');
-  return [
-    name,
-    {
-      description: description ?? (schema.description as string | undefined) ?? name,
-      required,
-      schema,
-    },
-  ];
-}
-
-function parameter(
-  name: string,
-  where: ParameterObject['in'],
-  schema: z.ZodType,
-  required: boolean,
-): ParameterObject {
-  const json = inlineSchema(schema, 'input');
-  const description = json.description as string | undefined;
-  return { name, in: where, required, ...(description ? { description } : {}), schema: json };
-}
-
-const correlationParameters: ParameterObject[] = [
-  parameter('MS-CorrelationId', 'header', correlationIdRequestHeader, false),
-  parameter('x-correlation-id', 'header', correlationIdRequestHeader, false),
-];
-
-const batchKeyParameters: ParameterObject[] = [
-  parameter('customerId', 'path', customerIdParameter, true),
-  parameter('trackingId', 'path', trackingIdParameter, true),
-];
-
-/** Query parameters from an object schema's component: one parameter per property. */
-function queryParameters(objectSchema: z.ZodType, components: Record<string, JsonSchema>): ParameterObject[] {
-  const component = components[idOf(objectSchema)] as {
-    properties?: Record<string, JsonSchema>;
-    required?: string[];
-  };
-  return Object.entries(component.properties ?? {}).map(([name, schema]) => {
-    const description = schema.description as string | undefined;
-    return {
-      name,
-      in: 'query',
-      required: component.required?.includes(name) ?? false,
-      ...(description ? { description } : {}),
-      schema,
-    };
-  });
-}
-
-function success(
-  description: string,
-  body: { schema: z.ZodType; contentType?: string } | undefined,
-  headers: [string, HeaderObject][],
-): ResponseObject {
-  return {
-    description,
-    headers: Object.fromEntries(headers),
-    ...(body ? { content: { [body.contentType ?? JSON_CONTENT_TYPE]: { schema: ref(body.schema) } } } : {}),
-  };
-}
-
-const EXAMPLE_CORRELATION_ID = '9f1c2b3a-4d5e-4f60-8a7b-6c5d4e3f2a10';
-
-/** One response per status the kinds map to, each listing its problem types as examples. */
-function problemResponses(kinds: readonly ProblemKind[]): Record<string, ResponseObject> {
-  const byStatus = new Map<number, ProblemKind[]>();
-  for (const kind of new Set(kinds)) {
-    const status = problemTypes[kind].status;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);
-  }
-  const responses: Record<string, ResponseObject> = {};
-  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
-    const ofStatus = byStatus.get(status)!;
-    const headers = [header('MS-CorrelationId', true), header('Cache-Control', true)];
-    if (status === 503) headers.push(header('Retry-After', true));
-    if (status === 401 || status === 403) headers.push(header('WWW-Authenticate', false));
-    let description = ofStatus.map((kind) => problemTypes[kind].title).join('; ');
-    if (status === 401) {
-      description +=
-        '. A missing or wrong function key is refused by the Functions host before the app runs ' +
-        '(Azure answers it with an empty body).';
-    }
-    responses[String(status)] = {
-      description,
-      headers: Object.fromEntries(headers),
-      content: {
-        [PROBLEM_CONTENT_TYPE]: {
-          schema: ref(problemSchema),
-          examples: Object.fromEntries(
-            ofStatus.map((kind) => [
-              kind,
-              {
-                summary: problemTypes[kind].title,
-                value: problem(kind, {
-                  detail: 'What happened and what to do next.',
-                  correlationId: EXAMPLE_CORRELATION_ID,
-                }),
-              },
-            ]),
-          ),
-        },
-      },
-    };
-  }
-  return responses;
-}
-
-function securedOperation(
-  operation: Omit<OperationObject, 'security' | 'responses'> & {
-    success: Record<string, ResponseObject>;
-    problems: ProblemKind[];
-  },
-): OperationObject {
-  const { success: ok, problems, parameters, ...rest } = operation;
-  return {
-    ...rest,
-    parameters: [...(parameters ?? []), ...correlationParameters],
-    responses: { ...ok, ...problemResponses([...problems, ...CALLER_AUTH_PROBLEMS, ...SERVICE_PROBLEMS]) },
-    security: FUNCTION_KEY,
-  };
-}
 
 export function buildOpenApiDocument(): OpenApiDocument {
   const schemas = schemaComponents(documentedSchemas);
@@ -363,29 +227,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     webhooks: completionWebhooks(ref),
     components: {
       schemas,
-      securitySchemes: {
-        functionKey: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'x-functions-key',
-          description: 'An Azure Functions function (or host) key.',
-        },
-        functionKeyQuery: {
-          type: 'apiKey',
-          in: 'query',
-          name: 'code',
-          description: 'The same function key, as the `code` query parameter.',
-        },
-        entraBearer: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description:
-            'A Microsoft Entra ID access token for this app, in addition to the function key. Required only ' +
-            'where the app is configured for it (`CALLER_AUTH_AUDIENCE`, `CALLER_AUTH_TENANT_ID`, optionally ' +
-            '`CALLER_AUTH_REQUIRED_ROLE`); ignored otherwise.',
-        },
-      },
+      securitySchemes,
     },
   };
 }

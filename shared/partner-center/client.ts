@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { TokenCredential } from '@azure/core-auth';
 import {
-  bearerTokenAuthenticationPolicy,
   createDefaultHttpClient,
-  createEmptyPipeline,
   createHttpHeaders,
   createPipelineRequest,
   type HttpClient,
@@ -12,33 +9,29 @@ import {
   type PipelineResponse,
   type PipelineRetryOptions,
   RestError,
-  retryPolicy,
-  tracingPolicy,
-  userAgentPolicy,
 } from '@azure/core-rest-pipeline';
-import { PARTNER_CENTER_DEFAULTS } from '../config/settings.js';
+import { PARTNER_CENTER_DEFAULTS } from '../config/partner-center-settings.js';
 import { CredentialError } from '../credentials/app-credential.js';
 import { withoutUndefined } from '../objects/without-undefined.js';
-import { PartnerCenterError, saysMfaMissing } from './errors.js';
+import { PartnerCenterError, parseErrorBody } from './errors.js';
 import {
   type BatchStatusReader,
   type BatchStatusResponse,
   batchUploadDetailsSchema,
-  type CallPriority,
   type GetBatchStatusOptions,
   isGuid,
 } from './model.js';
 import {
+  createPartnerCenterPipeline,
+  type PartnerCenterPipelineSettings,
+  type RotatableCredential,
+  type ThrottleObserver,
+} from './pipeline.js';
+import {
   ATTEMPT_TIMEOUT_CODE,
-  attemptTimeoutPolicy,
-  boundedBodyPolicy,
-  concurrencyLimitPolicy,
-  partnerCenterHeadersPolicy,
-  partnerCenterRetryStrategy,
   RESPONSE_TOO_LARGE_CODE,
   retryAfterFrom,
   setRequestBudget,
-  throttleObserverPolicy,
 } from './policies.js';
 
 export interface PartnerCenterClientOptions {
@@ -60,7 +53,7 @@ export interface PartnerCenterClientOptions {
   /** Called with the upstream diagnostics of every completed call (telemetry). */
   onResponse?: (info: UpstreamCallInfo) => void;
   /** Called on every 429 attempt as it arrives (the partner-wide budget). */
-  onThrottled?: (retryAfterMs: number | undefined, priority: CallPriority) => void;
+  onThrottled?: ThrottleObserver;
 }
 
 export interface UpstreamCallInfo {
@@ -71,13 +64,6 @@ export interface UpstreamCallInfo {
   failure?: string;
 }
 
-/** A credential the client can tell to forget its material when Partner Center rejects it. */
-export interface RotatableCredential extends TokenCredential {
-  invalidate?(): void;
-  /** App+User: Partner Center refused the consent itself (no MFA); only a new consent helps. */
-  consentRefused?(reason: string): void;
-}
-
 /**
  * Partner Center's "get the status of a device batch upload", shaped like an Azure SDK client:
  * transport concerns (auth, retry, throttling, timeouts, headers, concurrency, body limits) are
@@ -86,11 +72,11 @@ export interface RotatableCredential extends TokenCredential {
 export class PartnerCenterClient implements BatchStatusReader {
   private readonly pipeline: Pipeline;
   private readonly httpClient: HttpClient;
-  private readonly settings: Omit<typeof PARTNER_CENTER_DEFAULTS, 'baseUrl'>;
+  private readonly settings: PartnerCenterPipelineSettings;
 
   constructor(
     private readonly endpoint: string,
-    private readonly credential: RotatableCredential,
+    credential: RotatableCredential,
     private readonly options: PartnerCenterClientOptions = {},
   ) {
     this.settings = {
@@ -111,7 +97,7 @@ export class PartnerCenterClient implements BatchStatusReader {
     };
     this.endpoint = endpoint.replace(/\/+$/, '');
     this.httpClient = options.httpClient ?? createDefaultHttpClient();
-    this.pipeline = this.buildPipeline();
+    this.pipeline = createPartnerCenterPipeline(this.settings, credential, options.onThrottled);
   }
 
   /**
@@ -280,97 +266,7 @@ export class PartnerCenterClient implements BatchStatusReader {
       correlationId: context.correlationId,
     });
   }
-
-  private buildPipeline(): Pipeline {
-    const s = this.settings;
-    const pipeline = createEmptyPipeline();
-    pipeline.addPolicy(userAgentPolicy({ userAgentPrefix: s.applicationName }));
-    pipeline.addPolicy(partnerCenterHeadersPolicy({ locale: s.locale, applicationName: s.applicationName }));
-    pipeline.addPolicy(
-      retryPolicy(
-        [
-          partnerCenterRetryStrategy({
-            retryDelayInMs: s.retryDelayInMs,
-            maxRetryDelayInMs: s.maxRetryDelayInMs,
-          }),
-        ],
-        { maxRetries: s.maxRetries },
-      ),
-      { phase: 'Retry' },
-    );
-    pipeline.addPolicy(attemptTimeoutPolicy(s.attemptTimeoutMs), { afterPhase: 'Retry' });
-    const onThrottled = this.options.onThrottled;
-    if (onThrottled) pipeline.addPolicy(throttleObserverPolicy(onThrottled), { afterPhase: 'Retry' });
-    pipeline.addPolicy(concurrencyLimitPolicy(s.maxConcurrentCalls), { afterPhase: 'Retry' });
-    pipeline.addPolicy(this.createAuthPolicy(), { phase: 'Sign' });
-    pipeline.addPolicy(boundedBodyPolicy(s.maxResponseBytes), { afterPhase: 'Sign' });
-    // One span per attempt, as in every Azure SDK client: a dependency in Application Insights when
-    // telemetry is on (it sets @azure/core-tracing's instrumenter), a no-op otherwise.
-    pipeline.addPolicy(tracingPolicy({ userAgentPrefix: s.applicationName }), { afterPhase: 'Sign' });
-    return pipeline;
-  }
-
-  /**
-   * The bearer-token policy caches the token and merges concurrent refreshes, so 100 cold calls ask
-   * Entra once. A 401 challenge with a token we believed valid means the credential was rotated or
-   * revoked: the challenge callback has the credential re-read the vault and the policy resend the
-   * attempt once, as the same logical request (same MS-RequestId). A 401 for missing MFA is not
-   * resent (no token from the same consent can have it): the credential hears that its consent was
-   * refused, and the next call starts from a fresh token. The policy's token cache only refetches
-   * for a claims challenge, so the callbacks ask with marker claims that the credential wrapper
-   * below acts on and never passes on.
-   */
-  private createAuthPolicy() {
-    const credential = this.credential;
-    let stale = false;
-    const tokens: TokenCredential = {
-      getToken: (scopes, options) => {
-        if (options?.claims !== ROTATE_CLAIM && options?.claims !== REFETCH_CLAIM) {
-          return credential.getToken(scopes, options);
-        }
-        if (options.claims === ROTATE_CLAIM) credential.invalidate?.();
-        const { claims: _marker, ...rest } = options;
-        return credential.getToken(scopes, rest);
-      },
-    };
-    return bearerTokenAuthenticationPolicy({
-      credential: tokens,
-      scopes: this.settings.scope,
-      challengeCallbacks: {
-        authorizeRequest: async ({ request, scopes, getAccessToken }) => {
-          const refetch = stale;
-          stale = false;
-          const token = await getAccessToken(scopes, {
-            abortSignal: request.abortSignal,
-            ...(refetch ? { claims: REFETCH_CLAIM } : {}),
-          });
-          if (token) request.headers.set('Authorization', `Bearer ${token.token}`);
-        },
-        authorizeRequestOnChallenge: async ({ request, response, scopes, getAccessToken }) => {
-          if (saysMfaMissing(parseErrorBody(response.bodyAsText ?? undefined))) {
-            if (credential.consentRefused) {
-              credential.consentRefused("Partner Center refuses its tokens: the admin's sign-in had no MFA");
-              stale = true;
-            }
-            return false;
-          }
-          if (!credential.invalidate) return false;
-          const token = await getAccessToken(scopes, {
-            claims: ROTATE_CLAIM,
-            abortSignal: request.abortSignal,
-          });
-          if (!token) return false;
-          request.headers.set('Authorization', `Bearer ${token.token}`);
-          return true;
-        },
-      },
-    });
-  }
 }
-
-/** Internal markers (never sent to Entra): "the token was refused, re-read the credential", "drop the cached token". */
-const ROTATE_CLAIM = 'device-batch-status:rotate-credential';
-const REFETCH_CLAIM = 'device-batch-status:refetch-token';
 
 /**
  * The overall deadline of one call, joined with the caller's signal. Not `AbortSignal.timeout` +
@@ -408,28 +304,6 @@ class CallDeadline {
   dispose(): void {
     clearTimeout(this.timer);
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-  }
-}
-
-interface UpstreamErrorBody {
-  code?: string;
-  description?: string;
-}
-
-/** Partner Center has two error bodies: `{ code, description }` and, for 429, `{ statusCode, message }`. */
-function parseErrorBody(text: string | undefined): UpstreamErrorBody {
-  if (!text) return {};
-  try {
-    const json = JSON.parse(text) as Record<string, unknown>;
-    const code = json.code ?? json.statusCode ?? (json.error as Record<string, unknown> | undefined)?.code;
-    const description =
-      json.description ?? json.message ?? (json.error as Record<string, unknown> | undefined)?.message;
-    return {
-      code: code === undefined ? undefined : String(code).slice(0, 100),
-      description: typeof description === 'string' ? description.slice(0, 1024) : undefined,
-    };
-  } catch {
-    return {};
   }
 }
 

@@ -74,3 +74,25 @@ export function saysMfaMissing(body: { code?: string; description?: string }): b
 export function isPartnerCenterError(error: unknown): error is PartnerCenterError {
   return error instanceof PartnerCenterError;
 }
+
+export interface UpstreamErrorBody {
+  code?: string;
+  description?: string;
+}
+
+/** Partner Center has two error bodies: `{ code, description }` and, for 429, `{ statusCode, message }`. */
+export function parseErrorBody(text: string | undefined): UpstreamErrorBody {
+  if (!text) return {};
+  try {
+    const json = JSON.parse(text) as Record<string, unknown>;
+    const code = json.code ?? json.statusCode ?? (json.error as Record<string, unknown> | undefined)?.code;
+    const description =
+      json.description ?? json.message ?? (json.error as Record<string, unknown> | undefined)?.message;
+    return {
+      code: code === undefined ? undefined : String(code).slice(0, 100),
+      description: typeof description === 'string' ? description.slice(0, 1024) : undefined,
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Log } from '../diagnostics/log.js';
 
 /** The W3C trace context the Functions host hands each invocation (`InvocationContext.traceContext`). */
 export interface InvocationTraceContext {
@@ -14,7 +15,7 @@ export interface InvocationScope {
   /** Absent outside the Functions host (local host, tests): the invocation then starts its own trace. */
   traceContext?: InvocationTraceContext;
   /** The invocation's log: where telemetry says that it could not start, and a write-through that failed. */
-  log?: { warn(...args: unknown[]): void };
+  log?: Log;
 }
 
 const scopes = new AsyncLocalStorage<InvocationScope>();

@@ -1,3 +1,4 @@
+import type { Log } from '../diagnostics/log.js';
 import type { SweepReport } from '../trackings/sweep.js';
 import type { SweepScheduler } from '../trackings/sweep-scheduler.js';
 import { type DueBacklogOptions, measureDueBacklog } from './due-backlog.js';
@@ -15,7 +16,7 @@ export class SweepTelemetry {
    * `SweepCompleted`, `DueBacklog` and `OldestPendingAgeSeconds`. Never throws: a backlog that
    * cannot be read is reported as unknown (and returned as undefined).
    */
-  async report(report: SweepReport, log?: { warn(message: string): void }): Promise<DueBacklog | undefined> {
+  async report(report: SweepReport, log?: Log): Promise<DueBacklog | undefined> {
     let backlog: DueBacklog | undefined;
     try {
       backlog = await measureDueBacklog(

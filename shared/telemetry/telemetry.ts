@@ -82,9 +82,7 @@ export class DeferredTelemetry implements Telemetry {
 
   async runInvocation<T>(scope: InvocationScope, work: () => Promise<T>): Promise<T> {
     const telemetry = await this.ready((error) =>
-      scope.log?.warn(
-        `Telemetry could not start and is off for now: ${describeError(error, 300)} correlationId=${scope.correlationId}`,
-      ),
+      scope.log?.warn(`Telemetry could not start and is off for now: ${describeError(error, 300)}`),
     );
     return telemetry.runInvocation(scope, work);
   }

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SweepSettings } from '../config/settings.js';
 import { describeError } from '../diagnostics/describe-error.js';
+import type { Log } from '../diagnostics/log.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchStatusReader,
@@ -37,11 +38,6 @@ export interface SweepReport {
   stoppedEarly: boolean;
 }
 
-/** Per-tracking warnings; the run summary is logged by the caller from the SweepReport. */
-export interface SweepLog {
-  warn(message: string, properties?: Record<string, string | number | undefined>): void;
-}
-
 export interface SweeperOptions {
   scheduler: SweepScheduler;
   results: ResultStore;
@@ -52,7 +48,8 @@ export interface SweeperOptions {
   random?: () => number;
   /** Waits out a Retry-After pause; tests pass one that advances their clock. */
   sleep?: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
-  log?: SweepLog;
+  /** Per-tracking warnings; the run summary is logged by the caller from the SweepReport. */
+  log?: Log;
   /** Due index entries read per request. */
   pageSize?: number;
   /** Partner Center's shared budget: consulted before each claim (see shared/budget). */
@@ -103,7 +100,7 @@ export class Sweeper {
   private readonly clock: () => Date;
   private readonly random: () => number;
   private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
-  private readonly log?: SweepLog;
+  private readonly log?: Log;
   private readonly pageSize: number;
   private readonly gate?: SweepGate;
 

@@ -6,7 +6,6 @@ import {
   notificationStatusSchema,
   TRACKING_STATES,
   type TrackingRecord,
-  type TrackingState,
   trackingErrorSchema,
 } from './model.js';
 

@@ -52,11 +52,43 @@ describe('the function app on the local host', () => {
           schedule: undefined,
         },
         {
-          name: 'trackings',
+          name: 'registerTracking',
           kind: 'http',
-          route: 'trackings/{customerId?}/{trackingId?}',
-          methods: ['GET', 'POST', 'DELETE'],
+          route: 'trackings',
+          methods: ['POST'],
           authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'listTrackings',
+          kind: 'http',
+          route: 'trackings',
+          methods: ['GET'],
+          authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'getTracking',
+          kind: 'http',
+          route: 'trackings/{customerId}/{trackingId}',
+          methods: ['GET'],
+          authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'cancelTracking',
+          kind: 'http',
+          route: 'trackings/{customerId}/{trackingId}',
+          methods: ['DELETE'],
+          authLevel: 'function',
+          schedule: undefined,
+        },
+        {
+          name: 'trackingsFallback',
+          kind: 'http',
+          route: 'trackings/{*rest}',
+          methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT'],
+          authLevel: 'anonymous',
           schedule: undefined,
         },
         {
@@ -93,6 +125,31 @@ describe('the function app on the local host', () => {
     const unknown = await call('GET', `/trackings/${crypto.randomUUID()}/${crypto.randomUUID()}`);
     expect(unknown.status).toBe(404);
     expect(unknown.json).toMatchObject({ type: '/problems/not-found' });
+  });
+
+  it('answers another method on a tracking route with 405 and Allow, and other paths with 404', async () => {
+    const key = `${crypto.randomUUID()}/${crypto.randomUUID()}`;
+    const cases = [
+      { method: 'PUT', path: '/trackings', status: 405, allow: 'GET, POST' },
+      { method: 'DELETE', path: '/trackings', status: 405, allow: 'GET, POST' },
+      { method: 'POST', path: `/trackings/${key}`, status: 405, allow: 'GET, DELETE' },
+      { method: 'PATCH', path: `/trackings/${key}`, status: 405, allow: 'GET, DELETE' },
+      { method: 'GET', path: `/trackings/${crypto.randomUUID()}`, status: 404, allow: null },
+      { method: 'GET', path: `/trackings/${key}/devices`, status: 404, allow: null },
+    ];
+    for (const { method, path, status, allow } of cases) {
+      const res = await call(method, path, method === 'GET' ? undefined : {});
+      expect({ method, path, status: res.status, allow: res.headers.get('allow') }).toEqual({
+        method,
+        path,
+        status,
+        allow,
+      });
+      expect(res.headers.get('Content-Type')).toBe('application/problem+json');
+      expect(res.json).toMatchObject({
+        type: status === 405 ? '/problems/method-not-allowed' : '/problems/not-found',
+      });
+    }
   });
 
   it('starts the sweep on demand through the admin endpoint, as the Functions host does', async () => {

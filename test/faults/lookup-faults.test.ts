@@ -22,7 +22,8 @@ const DEADLINE_MS = 2_500;
 
 let sims: RunningSimulators;
 let getBatchStatus: typeof import('../../functions/getBatchStatus.js').getBatchStatus;
-let trackings: typeof import('../../functions/trackings.js').trackings;
+let registerTracking: typeof import('../../functions/registerTracking.js').registerTracking;
+let getTracking: typeof import('../../functions/getTracking.js').getTracking;
 const names = uniqueStorageNames('lf');
 
 beforeAll(async () => {
@@ -34,7 +35,8 @@ beforeAll(async () => {
     PARTNER_CENTER_MAX_RETRY_AFTER_MS: '2000',
   });
   ({ getBatchStatus } = await import('../../functions/getBatchStatus.js'));
-  ({ trackings } = await import('../../functions/trackings.js'));
+  ({ registerTracking } = await import('../../functions/registerTracking.js'));
+  ({ getTracking } = await import('../../functions/getTracking.js'));
   // Warm the credential so that each case counts Partner Center calls only.
   const warm = sims.partnerCenter.createBatch({ customerId: crypto.randomUUID(), statuses: ['processing'] });
   expect((await lookup(warm)).status).toBe(200);
@@ -59,7 +61,7 @@ async function trackedBatch(finalStatus: 'finished' | 'finished_with_errors' = '
     devices: [{ serialNumber: 'SN-1' }, { serialNumber: 'SN-2', errorCode: '806' }],
     statuses: [finalStatus],
   });
-  const res = await invokeRegister(trackings, { location: batch.location });
+  const res = await invokeRegister(registerTracking, { location: batch.location });
   expect(res.status).toBe(201);
   return batch;
 }
@@ -87,7 +89,7 @@ async function expectFinishedOnce(batch: BatchKey, finalStatus: string): Promise
     blobs.push(blob.name);
   expect(blobs).toEqual([`${batch.customerId}/${batch.trackingId}.json`]);
 
-  const record = await invokeGetTracking(trackings, batch);
+  const record = await invokeGetTracking(getTracking, batch);
   expect(record.json).toMatchObject({
     state: finalStatus,
     upstreamStatus: finalStatus,

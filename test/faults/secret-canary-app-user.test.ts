@@ -8,7 +8,8 @@ import { SecretCapture } from '../support/secret-capture.js';
 // every access token presented upstream is intercepted, and every refresh token Entra ever issued
 // is known. Rotations, a vault refusing the write-back, a re-exchange, a revoked consent and a
 // sweep run through the local host; no log line, response, tracking record or blob may hold any of
-// them, and the refresh tokens live nowhere but in the vault.
+// them, and the refresh tokens live nowhere but in the vault. The scenario runs once, before the
+// checks, so that each check stands on its own.
 const CANARY = `CANARY-${randomBytes(12).toString('hex')}`;
 const DEV_CANARY = `CANARY-DEV-${randomBytes(12).toString('hex')}`;
 const RT = SIMULATOR_DEFAULTS.refreshTokenSecretName;
@@ -39,6 +40,7 @@ beforeAll(async () => {
     logger: capturing.hostLogger,
   });
   sims = app.sims;
+  await runScenario();
 });
 
 afterAll(async () => {
@@ -60,40 +62,41 @@ async function call(method: string, path: string, body?: unknown) {
   return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
 }
 
-describe('App+User: refresh and access tokens never leave the app but for the vault', () => {
-  it('runs rotations, a refused write-back, a revoked consent and a sweep with canaries', async () => {
-    const customerId = crypto.randomUUID();
-    const pending = sims.partnerCenter.createBatch({ customerId, devices: 1, statuses: ['processing'] });
-    const lookupPath = `/customers/${pending.customerId}/batchJobStatus/${pending.trackingId}`;
+/** Rotations, a refused write-back, a re-exchange, a revoked consent and a sweep, with canaries. */
+async function runScenario(): Promise<void> {
+  const customerId = crypto.randomUUID();
+  const pending = sims.partnerCenter.createBatch({ customerId, devices: 1, statuses: ['processing'] });
+  const lookupPath = `/customers/${pending.customerId}/batchJobStatus/${pending.trackingId}`;
 
-    expect((await call('GET', lookupPath)).status).toBe(200);
-    // The vault refuses the next write-back (three attempts): reported, and the lookup still works.
-    sims.keyVault.failNext({ status: 403, times: 3, secretName: RT });
-    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
-    expect((await call('GET', lookupPath)).status).toBe(200);
-    expect((await call('GET', '/health/deep')).json).toMatchObject({
-      status: 'degraded',
-      components: { refreshToken: { status: 'degraded' } },
-    });
-    // The next exchange writes the held token first, then its own rotation.
-    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
-    expect((await call('GET', lookupPath)).status).toBe(200);
-    expect(sims.entra.users.isRefreshTokenValid(sims.keyVault.getSecretValue(RT)!)).toBe(true);
-
-    // Consent revoked: lookups and the sweep's check fail with consent-required.
-    sims.entra.users.revokeRefreshTokens();
-    sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
-    expect((await call('GET', lookupPath)).json).toMatchObject({ type: '/problems/consent-required' });
-    expect((await call('POST', '/trackings', { location: pending.location })).status).toBe(201);
-    expect((await app.local.host.invoke('sweepPendingTrackings')).status).toBe('succeeded');
-    expect((await call('GET', `/trackings/${customerId}/${pending.trackingId}`)).json).toHaveProperty(
-      'lastError',
-    );
-    expect((await call('GET', '/health/deep')).status).toBe(503);
-
-    await capturing.captureStorage(app.names);
+  expect((await call('GET', lookupPath)).status).toBe(200);
+  // The vault refuses the next write-back (three attempts): reported, and the lookup still works.
+  sims.keyVault.failNext({ status: 403, times: 3, secretName: RT });
+  sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+  expect((await call('GET', lookupPath)).status).toBe(200);
+  expect((await call('GET', '/health/deep')).json).toMatchObject({
+    status: 'degraded',
+    components: { refreshToken: { status: 'degraded' } },
   });
+  // The next exchange writes the held token first, then its own rotation.
+  sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+  expect((await call('GET', lookupPath)).status).toBe(200);
+  expect(sims.entra.users.isRefreshTokenValid(sims.keyVault.getSecretValue(RT)!)).toBe(true);
 
+  // Consent revoked: lookups and the sweep's check fail with consent-required.
+  sims.entra.users.revokeRefreshTokens();
+  sims.partnerCenter.inject({ kind: 'status', status: 401 }, { times: 1 });
+  expect((await call('GET', lookupPath)).json).toMatchObject({ type: '/problems/consent-required' });
+  expect((await call('POST', '/trackings', { location: pending.location })).status).toBe(201);
+  expect((await app.local.host.invoke('sweepPendingTrackings')).status).toBe('succeeded');
+  expect((await call('GET', `/trackings/${customerId}/${pending.trackingId}`)).json).toHaveProperty(
+    'lastError',
+  );
+  expect((await call('GET', '/health/deep')).status).toBe(503);
+
+  await capturing.captureStorage(app.names);
+}
+
+describe('App+User: refresh and access tokens never leave the app but for the vault', () => {
   it('captured what it set out to capture (so that the checks below can fail)', () => {
     const { captured } = capturing;
     const sources = new Set(captured.map((c) => c.source.split(' ')[0]));

@@ -30,7 +30,8 @@ let azurite: RunningAzurite;
 let ports: { blobPort: number; tablePort: number };
 let location: string;
 let app: AppServices;
-let trackings: typeof import('../../functions/trackings.js').trackings;
+let registerTracking: typeof import('../../functions/registerTracking.js').registerTracking;
+let getTracking: typeof import('../../functions/getTracking.js').getTracking;
 
 beforeAll(async () => {
   const [blobPort, tablePort] = await freePorts(2);
@@ -45,7 +46,8 @@ beforeAll(async () => {
     SWEEP_INITIAL_BACKOFF_SECONDS: '1',
     SWEEP_MAX_BACKOFF_SECONDS: '8',
   });
-  ({ trackings } = await import('../../functions/trackings.js'));
+  ({ registerTracking } = await import('../../functions/registerTracking.js'));
+  ({ getTracking } = await import('../../functions/getTracking.js'));
   app = (await import('../../shared/composition.js')).services();
 });
 
@@ -114,11 +116,11 @@ function sweeper({ scheduler, results }: ReturnType<typeof quickFailingStore>, c
 }
 
 function getRecord(k: BatchKey): Promise<HttpInvocation> {
-  return invokeGetTracking(trackings, k);
+  return invokeGetTracking(getTracking, k);
 }
 
 function register(body: unknown): Promise<HttpInvocation> {
-  return invokeRegister(trackings, body);
+  return invokeRegister(registerTracking, body);
 }
 
 function expectStorageUnavailable(res: HttpInvocation): void {

@@ -1,5 +1,5 @@
 /**
- * Lists every environment setting shared/config/settings.ts reads, with its default, by reading
+ * Lists every environment setting a module of shared/config/ reads, with its default, by reading
  * that file with the TypeScript compiler's parser. The infra tests compare the templates against
  * this list, so a setting added to the app cannot be forgotten in the deployment (or the reverse).
  */

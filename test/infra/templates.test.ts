@@ -166,9 +166,12 @@ const moduleFile = (module: Module): BicepFile =>
 beforeAll(async () => {
   files = await loadBicepFiles(INFRA, ROOT);
   main = byRel('infra/main.bicep');
-  settings = ['settings.ts', 'notify-settings.ts', 'storage-connection.ts'].flatMap((file) =>
-    readSettingsModule(path.join(ROOT, 'shared/config', file)),
-  );
+  settings = [
+    'settings.ts',
+    'partner-center-settings.ts',
+    'notify-settings.ts',
+    'storage-connection.ts',
+  ].flatMap((file) => readSettingsModule(path.join(ROOT, 'shared/config', file)));
 });
 
 describe('the Bicep files', () => {

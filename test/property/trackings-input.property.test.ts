@@ -39,7 +39,12 @@ const METHOD_RUNS = runs(500);
 const REGISTER_RUNS = runs(3_500);
 
 let sims: RunningSimulators;
-let trackings: typeof import('../../functions/trackings.js').trackings;
+type Handler = import('../support/invoke.js').HttpHandler;
+/** The tracking functions by name, loaded after the settings are in place. */
+let handlers: Record<
+  'registerTracking' | 'listTrackings' | 'getTracking' | 'cancelTracking' | 'trackingsFallback',
+  Handler
+>;
 const registered: { customerId: string; trackingId: string }[] = [];
 /** `customerId/trackingId` (lower case) of every tracking registered in this file, by any test. */
 const registeredKeys = new Set<string>();
@@ -48,7 +53,13 @@ const keyOf = (customerId: string, trackingId: string) =>
 
 beforeAll(async () => {
   sims = await startSimulatorsForHandlers(trackingStorageSettings(uniqueStorageNames('prop')));
-  ({ trackings } = await import('../../functions/trackings.js'));
+  handlers = {
+    registerTracking: (await import('../../functions/registerTracking.js')).registerTracking,
+    listTrackings: (await import('../../functions/listTrackings.js')).listTrackings,
+    getTracking: (await import('../../functions/getTracking.js')).getTracking,
+    cancelTracking: (await import('../../functions/cancelTracking.js')).cancelTracking,
+    trackingsFallback: (await import('../../functions/trackingsFallback.js')).trackingsFallback,
+  };
   const customerId = crypto.randomUUID();
   for (let i = 0; i < 6; i++) {
     const key = { customerId, trackingId: crypto.randomUUID() };
@@ -75,7 +86,22 @@ function call(
   body?: string | Uint8Array,
   headers: Record<string, string> = {},
 ): Promise<RawResponse> {
-  return invokeRaw(trackings, { method, url, params, headers, body }, 'trackings');
+  const name = route(method, params);
+  return invokeRaw(handlers[name], { method, url, params, headers, body }, name);
+}
+
+/** The function the Functions host picks for a method and the route values of a request path. */
+function route(method: string, params: Record<string, string>): keyof typeof handlers {
+  const upper = method.toUpperCase();
+  const { customerId, trackingId } = params;
+  if (customerId === undefined && trackingId === undefined) {
+    if (upper === 'POST') return 'registerTracking';
+    if (upper === 'GET') return 'listTrackings';
+  } else if (customerId !== undefined && trackingId !== undefined) {
+    if (upper === 'GET') return 'getTracking';
+    if (upper === 'DELETE') return 'cancelTracking';
+  }
+  return 'trackingsFallback';
 }
 
 function countOf(statuses: Map<number, number>, status: number): number {
@@ -425,17 +451,21 @@ describe('the tracking API under hostile input', () => {
             .tuple(guid, guid)
             .map(([customerId, trackingId]) => ({ method: 'POST', params: { customerId, trackingId } })),
           fc.constant({ method: 'DELETE', params: {} as Record<string, string> }),
-          hostileId.map((customerId) => ({
-            method: 'GET',
-            params: { customerId } as Record<string, string>,
-          })),
+          // An empty id would be `/api/trackings/`: the collection, not a one-segment path.
+          hostileId
+            .filter((customerId) => customerId !== '')
+            .map((customerId) => ({
+              method: 'GET',
+              params: { customerId } as Record<string, string>,
+            })),
         ),
         fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }),
         async ({ method, params }, body) => {
           const sendsBody = body !== undefined && !['GET', 'HEAD'].includes(method.toUpperCase());
+          const ids = [params.customerId, params.trackingId].filter((id) => id !== undefined);
           const res = await call(
             method,
-            '/api/trackings',
+            ['/api/trackings', ...ids.map(pathSegment)].join('/'),
             params,
             sendsBody ? JSON.stringify(body) : undefined,
             sendsBody ? { 'content-type': 'application/json' } : {},
@@ -446,6 +476,9 @@ describe('the tracking API under hostile input', () => {
           } else {
             expectWellFormed(res, [405]);
             expectProblem(res, 405, '/problems/method-not-allowed');
+            expect(res.headers.get('allow')).toBe(
+              params.customerId === undefined ? 'GET, POST' : 'GET, DELETE',
+            );
           }
         },
       ),
@@ -518,7 +551,7 @@ describe('request bodies are bounded', () => {
     ['undeclared (no Content-Length)', false],
   ])('a 32 MiB body, %s, is refused with 413 without being read whole', async (_, declared) => {
     const { res, bytesPulled } = await invokeStreamed(
-      trackings,
+      handlers.registerTracking,
       {
         method: 'POST',
         url: '/api/trackings',

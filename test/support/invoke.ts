@@ -124,28 +124,28 @@ export function invokeLookup(
   );
 }
 
-/** `GET /api/trackings/{customerId}/{trackingId}` through the `trackings` function. */
-export function invokeGetTracking(trackings: HttpHandler, key: BatchKey): Promise<HttpInvocation> {
+/** `GET /api/trackings/{customerId}/{trackingId}` through the `getTracking` function. */
+export function invokeGetTracking(getTracking: HttpHandler, key: BatchKey): Promise<HttpInvocation> {
   return invokeHttp(
-    trackings,
+    getTracking,
     {
       url: `/api/trackings/${key.customerId}/${key.trackingId}`,
       params: { customerId: key.customerId, trackingId: key.trackingId },
     },
-    'trackings',
+    'getTracking',
   );
 }
 
-/** `POST /api/trackings` with `body` as JSON through the `trackings` function. */
-export function invokeRegister(trackings: HttpHandler, body: unknown): Promise<HttpInvocation> {
+/** `POST /api/trackings` with `body` as JSON through the `registerTracking` function. */
+export function invokeRegister(registerTracking: HttpHandler, body: unknown): Promise<HttpInvocation> {
   return invokeHttp(
-    trackings,
+    registerTracking,
     {
       method: 'POST',
       url: '/api/trackings',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     },
-    'trackings',
+    'registerTracking',
   );
 }

@@ -96,11 +96,17 @@ describe('AppCredential', () => {
     const rotated = 'pc~rotated-in-credential-test';
     sims.keyVault.setSecret('partner-center-app-secret', rotated);
     sims.entra.setApplicationSecrets(sims.app.clientId, [rotated]);
-    credential.invalidate();
-    const token = await credential.getToken(SCOPE);
-    expect(token?.token).toBeTruthy();
-    expect(sims.keyVault.counters.secretReads).toBe(2);
-    expect(sims.entra.counters.tokenRequestsByClientId[sims.app.clientId]).toBe(2);
+    try {
+      credential.invalidate();
+      const token = await credential.getToken(SCOPE);
+      expect(token?.token).toBeTruthy();
+      expect(sims.keyVault.counters.secretReads).toBe(2);
+      expect(sims.entra.counters.tokenRequestsByClientId[sims.app.clientId]).toBe(2);
+    } finally {
+      // Back to the original secret, so the other tests run against it whatever their order.
+      sims.keyVault.setSecret('partner-center-app-secret', sims.app.clientSecret);
+      sims.entra.setApplicationSecrets(sims.app.clientId, [sims.app.clientSecret]);
+    }
   });
 
   it('says which secret is missing, without any secret value', async () => {

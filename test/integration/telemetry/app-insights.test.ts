@@ -35,7 +35,7 @@ let sims: RunningSimulators;
 let ingestion: IngestionSimulator;
 let handlers: {
   getBatchStatus: typeof import('../../../functions/getBatchStatus.js').getBatchStatus;
-  trackings: typeof import('../../../functions/trackings.js').trackings;
+  registerTracking: typeof import('../../../functions/registerTracking.js').registerTracking;
   sweepPendingTrackings: typeof import('../../../functions/sweepPendingTrackings.js').sweepPendingTrackings;
 };
 let services: typeof import('../../../shared/composition.js').services;
@@ -52,7 +52,7 @@ beforeAll(async () => {
   });
   handlers = {
     getBatchStatus: (await import('../../../functions/getBatchStatus.js')).getBatchStatus,
-    trackings: (await import('../../../functions/trackings.js')).trackings,
+    registerTracking: (await import('../../../functions/registerTracking.js')).registerTracking,
     sweepPendingTrackings: (await import('../../../functions/sweepPendingTrackings.js'))
       .sweepPendingTrackings,
   };
@@ -75,15 +75,17 @@ describe('Application Insights telemetry of the app', () => {
   let lookupCorrelationId: string;
   let batch: { customerId: string; trackingId: string };
 
-  it('a lookup: Key Vault, Entra ID, Partner Center and storage calls are dependencies of the invocation, with its correlation id', async () => {
+  // The registration and the app's first lookup (a cold credential: the vault is read, a token
+  // requested) run once, before the checks, so that each check stands on its own.
+  beforeAll(async () => {
     batch = sims.partnerCenter.createBatch({
       customerId: crypto.randomUUID(),
       devices: [{ serialNumber: 'SN-1' }, { serialNumber: 'SN-2', errorCode: '808' }],
       statuses: ['finished'],
     });
     const registered = await invokeHttpTraced(
-      handlers.trackings,
-      { functionName: 'trackings', method: 'POST', url: '/api/trackings', body: batch },
+      handlers.registerTracking,
+      { functionName: 'registerTracking', method: 'POST', url: '/api/trackings', body: batch },
       registration.traceParent,
     );
     expect(registered.response.status).toBe(201);
@@ -100,7 +102,9 @@ describe('Application Insights telemetry of the app', () => {
     expect(lookup.response.status).toBe(200);
     lookupCorrelationId = lookup.correlationId!;
     await services().telemetry.flush();
+  });
 
+  it('a lookup: Key Vault, Entra ID, Partner Center and storage calls are dependencies of the invocation, with its correlation id', async () => {
     const dependencies = of(ingestion.dependencies(), lookupTrace.traceId);
     const data = dependencies.map(dependencyData);
     expect(data.some((d) => d.startsWith(`${sims.keyVault.url}/secrets/`))).toBe(true);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import type { SweepSettings } from '../../../shared/config/settings.js';
+import { silentLog } from '../../../shared/diagnostics/log.js';
 import { PartnerCenterClient } from '../../../shared/partner-center/client.js';
 import type { BatchStatusReader, BatchUploadDetails } from '../../../shared/partner-center/model.js';
 import type { TrackingRecord } from '../../../shared/trackings/model.js';
@@ -477,7 +478,7 @@ describe('Sweeper', () => {
       reader: s.reader,
       settings: SETTINGS,
       clock: s.clock.now,
-      log: { warn: (message, properties) => warnings.push({ message, properties }) },
+      log: { ...silentLog, warn: (message, properties) => warnings.push({ message, properties }) },
     });
 
     const report = await sweeper.run();

@@ -65,6 +65,24 @@ describe('settings', () => {
     expect(error.message).toContain('SWEEP_CONCURRENCY must be greater than 0');
   });
 
+  it('checks CALLER_AUTH_TENANT_ID once: a GUID, required with CALLER_AUTH_AUDIENCE, kept lower case', () => {
+    const audience = 'api://device-batch-status';
+    const tenant = '47021739-3426-40BF-9601-61B4B6D7C793';
+    expect(
+      loadSettings({ CALLER_AUTH_AUDIENCE: audience, CALLER_AUTH_TENANT_ID: tenant }).callerAuth,
+    ).toMatchObject({
+      audience,
+      tenantId: tenant.toLowerCase(),
+    });
+    expect(
+      failure({ CALLER_AUTH_AUDIENCE: audience, CALLER_AUTH_TENANT_ID: 'contoso.onmicrosoft.com' }).problems,
+    ).toEqual(['CALLER_AUTH_TENANT_ID must be a GUID (got "contoso.onmicrosoft.com")']);
+    expect(failure({ CALLER_AUTH_AUDIENCE: audience }).problems).toEqual([
+      'CALLER_AUTH_TENANT_ID is required (the tenant GUID) when CALLER_AUTH_AUDIENCE is set',
+    ]);
+    expect(loadSettings({}).callerAuth.audience).toBeUndefined();
+  });
+
   it('never echoes the value of a secret-bearing setting', () => {
     const error = failure({ TRACKING_STORAGE: 'super-secret-value-123' });
     expect(error.message).toContain('TRACKING_STORAGE must be a storage connection string');

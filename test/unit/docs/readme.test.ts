@@ -5,7 +5,7 @@ import { deviceErrorCatalogue } from '../../../shared/trackings/device-errors.js
 
 // The README is part of the interface: these keep it from drifting away from the code.
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-const settingsSource = ['settings.ts', 'notify-settings.ts']
+const settingsSource = ['settings.ts', 'partner-center-settings.ts', 'notify-settings.ts']
   .map((file) => readFileSync(new URL(`../../../shared/config/${file}`, import.meta.url), 'utf8'))
   .join('\n');
 const sample = JSON.parse(

@@ -7,7 +7,7 @@ import {
   installFunctionsCore,
   type RegisteredFunction,
 } from '../../../dev/host/functions-core.js';
-import { parseRouteTemplate } from '../../../dev/host/route-template.js';
+import { RouteTable } from '../../../dev/host/route-template.js';
 import { livenessReport } from '../../../shared/health/liveness.js';
 import { livenessReportSchema } from '../../../shared/health/liveness-schema.js';
 import { type ProblemKind, problem, problemTypes } from '../../../shared/http/problem.js';
@@ -292,7 +292,7 @@ describe('the document matches the functions the app registers', () => {
 
   it("finds the app's HTTP functions, the document among them", () => {
     expect(http.map((f) => f.name)).toEqual(
-      expect.arrayContaining(['getBatchStatus', 'health', 'openapi', 'trackings']),
+      expect.arrayContaining(['getBatchStatus', 'health', 'openapi', 'registerTracking', 'getTracking']),
     );
     expect(all.some((f) => f.kind === 'timer')).toBe(true);
   });
@@ -309,18 +309,16 @@ describe('the document matches the functions the app registers', () => {
     expect(res.json).toEqual(JSON.parse(JSON.stringify(doc)));
   });
 
-  it('routes every documented operation to a function that accepts its method, with the same parameters', () => {
+  it('routes every documented operation, as the host would, to a function with the same parameters', () => {
+    const routes = new RouteTable<(typeof http)[number]>();
+    for (const fn of http) routes.add(fn.effectiveRoute, fn.methods, fn);
     for (const { path, method, operation } of operations(doc)) {
-      const concretePath = concrete(path).slice(1);
-      const handlers = http.flatMap((fn) => {
-        const params = parseRouteTemplate(fn.effectiveRoute).match(concretePath);
-        return params ? [{ fn, params }] : [];
-      });
-      expect(handlers, `${method} ${path}`).toHaveLength(1);
-      const [{ fn, params }] = handlers as [(typeof handlers)[number]];
-      expect(fn.methods.length === 0 || fn.methods.includes(method.toUpperCase()), `${method} ${path}`).toBe(
-        true,
-      );
+      const match = routes.match(method, concrete(path).slice(1));
+      expect(match.kind, `${method} ${path}`).toBe('matched');
+      if (match.kind !== 'matched') continue;
+      const { target: fn, params } = match;
+      // The catch-all fallback answers only 404 and 405: no documented operation may land there.
+      expect(isCatchAll(fn.effectiveRoute), `${method} ${path} → ${fn.name}`).toBe(false);
       expect(Object.keys(params).sort(), `${method} ${path}`).toEqual(
         [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort(),
       );
@@ -329,21 +327,38 @@ describe('the document matches the functions the app registers', () => {
     }
   });
 
+  it('names each tracking function after the operation it serves', () => {
+    const trackingOperations = operations(doc)
+      .filter(({ path }) => path.startsWith('/trackings'))
+      .map(({ operation }) => operation.operationId);
+    expect(trackingOperations.sort()).toEqual([
+      'cancelTracking',
+      'getTracking',
+      'listTrackings',
+      'registerTracking',
+    ]);
+    for (const name of trackingOperations) expect(http.map((f) => f.name)).toContain(name);
+  });
+
   it("documents every function's every method under one of its route's forms", () => {
-    for (const fn of http) {
+    const served = new Set<string>();
+    for (const fn of http.filter((f) => !isCatchAll(f.effectiveRoute))) {
       const forms = routeForms(fn.effectiveRoute);
       for (const method of fn.methods.map((m) => m.toLowerCase() as HttpMethod)) {
         const documented = forms.filter((form) => doc.paths[form]?.[method] !== undefined);
         expect(documented, `${fn.name} ${method} ${fn.effectiveRoute}`).not.toEqual([]);
-      }
-      for (const form of forms.filter((f) => doc.paths[f])) {
-        for (const method of HTTP_METHODS.filter((m) => doc.paths[form]?.[m])) {
-          expect(fn.methods, `${form} ${method}`).toContain(method.toUpperCase());
-        }
+        for (const form of forms) served.add(`${method} ${form}`);
       }
     }
+    // …and nothing documented that no function serves.
+    for (const { path, method } of operations(doc)) expect(served).toContain(`${method} ${path}`);
   });
 });
+
+/** A route ending in `{*rest}`: it takes what no more specific route does. */
+function isCatchAll(route: string): boolean {
+  return /\{\*/.test(route);
+}
 
 /**
  * The paths a route template answers, in the document's notation: constraints and defaults
