@@ -5,6 +5,8 @@ import {
   get,
   keepAliveAgent,
   type LoadStats,
+  perCpuSecond,
+  processCpuMs,
   round,
   type SimpleResponse,
   summarize,
@@ -38,14 +40,25 @@ type Log = (message: string) => void;
 
 const PARTNER_CENTER_AUDIENCE = 'https://api.partnercenter.microsoft.com';
 
+interface AppProcess {
+  url: string;
+  /** For its CPU time (/proc). */
+  pid: number;
+  worker: SpawnedWorker<never>;
+}
+
 /** The function app on the local Functions host, in a process of its own. */
-async function startApp(
-  lab: Lab,
-  names: StorageNames,
-): Promise<{ url: string; worker: SpawnedWorker<never> }> {
+async function startApp(lab: Lab, names: StorageNames): Promise<AppProcess> {
   const worker = spawnWorker<never>('app-host', { env: lab.appEnv(names) });
   const info = (await worker.ready) as { url: string };
-  return { url: info.url, worker };
+  return { url: info.url, pid: worker.child.pid as number, worker };
+}
+
+/** Runs `load` and adds what it cost the app process in CPU time. */
+async function withAppCpu<T>(app: AppProcess, load: () => Promise<T>): Promise<{ result: T; cpuMs: number }> {
+  const before = processCpuMs(app.pid);
+  const result = await load();
+  return { result, cpuMs: processCpuMs(app.pid) - before };
 }
 
 function lookupUrl(appUrl: string, key: BatchKeyLike): string {
@@ -60,9 +73,9 @@ export async function measureLookups(lab: Lab, sizes: LookupSizes, log: Log): Pr
   const app = await startApp(lab, names);
   try {
     const rows: Row[] = [];
-    rows.push(...(await addedLatency(lab, app.url, sizes.p1, log)));
+    rows.push(...(await addedLatency(lab, app, sizes.p1, log)));
     rows.push(...(await credentialTraffic(lab, app.url, names, sizes.p2, log)));
-    rows.push(...(await storedVersusLive(lab, app.url, names, sizes.p3, log)));
+    rows.push(...(await storedVersusLive(lab, app, names, sizes.p3, log)));
     return rows;
   } finally {
     await app.worker.stop();
@@ -76,13 +89,13 @@ export async function measureLookups(lab: Lab, sizes: LookupSizes, log: Log): Pr
  * answering at once, which saturates this machine's two cores (load, simulator, Azurite and the
  * app share them), so the difference there is queueing behind the app's CPU work per lookup.
  */
-async function addedLatency(lab: Lab, appUrl: string, sizes: LookupSizes['p1'], log: Log): Promise<Row[]> {
+async function addedLatency(lab: Lab, app: AppProcess, sizes: LookupSizes['p1'], log: Log): Promise<Row[]> {
   const rows: Row[] = [];
   for (const upstreamMs of sizes.upstreamLatenciesMs) {
     lab.sims.partnerCenter.clearFaults();
     if (upstreamMs > 0) lab.sims.partnerCenter.inject({ kind: 'latency', ms: upstreamMs });
     try {
-      rows.push(...(await addedLatencyAt(lab, appUrl, sizes, upstreamMs, log)));
+      rows.push(...(await addedLatencyAt(lab, app, sizes, upstreamMs, log)));
     } finally {
       lab.sims.partnerCenter.clearFaults();
     }
@@ -92,7 +105,7 @@ async function addedLatency(lab: Lab, appUrl: string, sizes: LookupSizes['p1'], 
 
 async function addedLatencyAt(
   lab: Lab,
-  appUrl: string,
+  app: AppProcess,
   sizes: LookupSizes['p1'],
   upstreamMs: number,
   log: Log,
@@ -111,22 +124,27 @@ async function addedLatencyAt(
   const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
   const direct = async () =>
     expectOk(await get(directUrl, { agent: directAgent, headers }), 'Partner Center simulator');
-  const through = async () => expectOk(await get(lookupUrl(appUrl, key), { agent: appAgent }), 'the app');
+  const through = async () => expectOk(await get(lookupUrl(app.url, key), { agent: appAgent }), 'the app');
 
   log(`[P1] upstream ${upstreamMs} ms: ${requests} lookups each way over HTTP, ${concurrency} concurrent`);
   await closedLoop({ concurrency, total: sizes.warmup }, direct);
   await closedLoop({ concurrency, total: sizes.warmup }, through);
   const samples = { direct: [] as number[], app: [] as number[] };
   const wall = { direct: 0, app: 0 };
+  // The app process's CPU time during each kind's runs (idle while the direct calls run).
+  const appCpuMs = { direct: 0, app: 0 };
   const perRound = Math.ceil(requests / sizes.rounds);
   for (let r = 0; r < sizes.rounds; r++) {
     for (const [kind, send] of [
       ['direct', direct],
       ['app', through],
     ] as const) {
-      const run = await closedLoop({ concurrency, total: perRound }, send);
+      const { result: run, cpuMs } = await withAppCpu(app, () =>
+        closedLoop({ concurrency, total: perRound }, send),
+      );
       samples[kind].push(...run.latenciesMs);
       wall[kind] += run.wallMs;
+      appCpuMs[kind] += cpuMs;
     }
   }
   directAgent.destroy();
@@ -134,7 +152,11 @@ async function addedLatencyAt(
   const overHttp = { direct: summarize(samples.direct, wall.direct), app: summarize(samples.app, wall.app) };
 
   log(`[P1] upstream ${upstreamMs} ms: the same, calling the handler in process`);
-  const inProcess = await runWorker<{ direct: LoadStats; handler: LoadStats }>('handler-load', {
+  const inProcess = await runWorker<{
+    direct: LoadStats;
+    handler: LoadStats;
+    cpuMs: { direct: number; handler: number };
+  }>('handler-load', {
     env: lab.appEnv(storageNames('handler')),
     input: {
       ...key,
@@ -170,9 +192,47 @@ async function addedLatencyAt(
       },
     };
   };
+  const httpPerCpuS = perCpuSecond(overHttp.app.requests, appCpuMs.app);
+  const handlerPerCpuS = perCpuSecond(inProcess.handler.requests, inProcess.cpuMs.handler);
+  const directPerCpuS = perCpuSecond(inProcess.direct.requests, inProcess.cpuMs.direct);
+  const perCore = (what: string) =>
+    `lookups per CPU-second, ${what}, ${situation} (${concurrency} concurrent)`;
   return [
     row('HTTP through the local Functions host', overHttp.direct, overHttp.app),
     row('handler called in process', inProcess.direct, inProcess.handler),
+    {
+      id: 'P1',
+      measure: perCore('app process, HTTP through the local Functions host'),
+      baseline: '—',
+      result: `${httpPerCpuS.toFixed(0)} per CPU-s (${overHttp.app.throughputPerSecond.toFixed(0)}/s)`,
+      target: '— (recorded)',
+      details: {
+        upstreamLatencyMs: upstreamMs,
+        lookups: overHttp.app.requests,
+        appCpuMs: round(appCpuMs.app),
+        appCpuMsWhileDirectRan: round(appCpuMs.direct),
+        lookupsPerCpuSecond: round(httpPerCpuS),
+        lookupsPerSecond: round(overHttp.app.throughputPerSecond),
+      },
+    },
+    {
+      id: 'P1',
+      measure: perCore('handler called in process'),
+      baseline: `direct GET ${directPerCpuS.toFixed(0)} per CPU-s`,
+      result: `${handlerPerCpuS.toFixed(0)} per CPU-s (${inProcess.handler.throughputPerSecond.toFixed(0)}/s)`,
+      ratio: directPerCpuS / handlerPerCpuS,
+      ratioMeaning: 'CPU per lookup / CPU per direct GET',
+      target: '— (recorded)',
+      details: {
+        upstreamLatencyMs: upstreamMs,
+        lookups: inProcess.handler.requests,
+        cpuMs: { direct: round(inProcess.cpuMs.direct), handler: round(inProcess.cpuMs.handler) },
+        lookupsPerCpuSecond: round(handlerPerCpuS),
+        directPerCpuSecond: round(directPerCpuS),
+        lookupsPerSecond: round(inProcess.handler.throughputPerSecond),
+        directPerSecond: round(inProcess.direct.throughputPerSecond),
+      },
+    },
   ];
 }
 
@@ -258,7 +318,7 @@ function delta(before: ReturnType<Lab['counters']>, after: ReturnType<Lab['count
 /** P3: stored terminal results vs live lookups, upstream latency 50 ms. */
 async function storedVersusLive(
   lab: Lab,
-  appUrl: string,
+  app: AppProcess,
   names: StorageNames,
   sizes: LookupSizes['p3'],
   log: Log,
@@ -280,7 +340,7 @@ async function storedVersusLive(
   const agent = keepAliveAgent(false, concurrency);
   const sources: Record<string, number> = {};
   const lookup = async (key: BatchKeyLike) => {
-    const response: SimpleResponse = await get(lookupUrl(appUrl, key), { agent });
+    const response: SimpleResponse = await get(lookupUrl(app.url, key), { agent });
     expectOk(response, 'the app');
     const source = String(response.headers['x-result-source'] ?? 'none');
     sources[source] = (sources[source] ?? 0) + 1;
@@ -288,9 +348,13 @@ async function storedVersusLive(
   const run = async (total: number, keyAt: (i: number) => BatchKeyLike) => {
     for (const k of Object.keys(sources)) delete sources[k];
     const before = lab.counters().partnerCenterCalls;
-    const { latenciesMs, wallMs } = await closedLoop({ concurrency, total }, (i) => lookup(keyAt(i)));
+    const { result, cpuMs } = await withAppCpu(app, () =>
+      closedLoop({ concurrency, total }, (i) => lookup(keyAt(i))),
+    );
     return {
-      stats: summarize(latenciesMs, wallMs),
+      stats: summarize(result.latenciesMs, result.wallMs),
+      appCpuMs: cpuMs,
+      perCpuSecond: perCpuSecond(total, cpuMs),
       upstreamCalls: lab.counters().partnerCenterCalls - before,
       sources: { ...sources },
     };
@@ -310,8 +374,8 @@ async function storedVersusLive(
       return {
         id: 'P3',
         measure: `stored terminal results, ${label}, vs live (upstream 50 ms, ${concurrency} concurrent)`,
-        baseline: `live ${liveRun.stats.throughputPerSecond.toFixed(0)}/s`,
-        result: `${result.stats.throughputPerSecond.toFixed(0)}/s, ${result.upstreamCalls} upstream calls`,
+        baseline: `live ${liveRun.stats.throughputPerSecond.toFixed(0)}/s (${liveRun.perCpuSecond.toFixed(0)} per CPU-s)`,
+        result: `${result.stats.throughputPerSecond.toFixed(0)}/s (${result.perCpuSecond.toFixed(0)} per CPU-s of the app), ${result.upstreamCalls} upstream calls`,
         ratio,
         ratioMeaning: 'stored throughput / live throughput',
         target: '0 upstream calls, ≥ 10×',
@@ -321,8 +385,15 @@ async function storedVersusLive(
             ...roundStats(liveRun.stats),
             sources: liveRun.sources,
             upstreamCalls: liveRun.upstreamCalls,
+            appCpuMs: round(liveRun.appCpuMs),
+            lookupsPerCpuSecond: round(liveRun.perCpuSecond),
           },
-          stored: { ...roundStats(result.stats), sources: result.sources },
+          stored: {
+            ...roundStats(result.stats),
+            sources: result.sources,
+            appCpuMs: round(result.appCpuMs),
+            lookupsPerCpuSecond: round(result.perCpuSecond),
+          },
         },
       };
     };

@@ -1,12 +1,12 @@
 import { installFunctionsCore } from '../../dev/host/functions-core.js';
-import { closedLoop, expectOk, get, keepAliveAgent, summarize } from '../load.js';
+import { closedLoop, expectOk, get, keepAliveAgent, ownCpuMs, summarize } from '../load.js';
 import { input, reply } from '../processes.js';
 import { lookupInvocation } from './lookup-invocation.js';
 
 /**
  * P1, in process: the getBatchStatus handler called directly (real HttpRequest and
  * InvocationContext, no HTTP host in front), against a direct GET to the simulator from the same
- * process, interleaved so that both see the same machine.
+ * process, interleaved so that both see the same machine; with this process's CPU time for each.
  */
 
 interface HandlerLoadInput {
@@ -42,13 +42,17 @@ async function main(): Promise<void> {
   await closedLoop({ concurrency: args.concurrency, total: args.warmup }, handler);
   const samples = { direct: [] as number[], handler: [] as number[] };
   const wall = { direct: 0, handler: 0 };
+  // This process's CPU during each kind's runs: the handler's cost per lookup against a bare GET's.
+  const cpuMs = { direct: 0, handler: 0 };
   const perRound = Math.ceil(args.requests / args.rounds);
   for (let round = 0; round < args.rounds; round++) {
     for (const [kind, send] of [
       ['direct', direct],
       ['handler', handler],
     ] as const) {
+      const cpuBefore = ownCpuMs();
       const run = await closedLoop({ concurrency: args.concurrency, total: perRound }, send);
+      cpuMs[kind] += ownCpuMs() - cpuBefore;
       samples[kind].push(...run.latenciesMs);
       wall[kind] += run.wallMs;
     }
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
   await reply({
     direct: summarize(samples.direct, wall.direct),
     handler: summarize(samples.handler, wall.handler),
+    cpuMs,
   });
 }
 

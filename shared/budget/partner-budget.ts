@@ -57,12 +57,28 @@ const ADDITIVE_SHARE_PER_10S = 0.05;
 const LEARNED_MARGIN = 0.95;
 /** Fewer successes than this since the last pause say too little about the budget. */
 const MIN_SAMPLE = 10;
+/**
+ * How far behind its pace the sweep may catch up: timers fire late, by whole milliseconds at best
+ * and by an event-loop turn in a busy process. Without it a pace of more calls than the process has
+ * timer turns (one call per wake-up) is out of reach; with it, the calls whose slots passed while
+ * the timer was late go together, never more than this much ahead of the pace.
+ */
+const TIMER_SLACK_MS = 10;
+
+/** A sweep call waiting for its turn. */
+interface Waiter {
+  deadlineMs: number;
+  abortSignal?: AbortSignal;
+  onAbort?: () => void;
+  resolve: (turn: boolean) => void;
+}
 
 /**
  * Partner Center's budget as this instance sees it: an adaptive pace for the sweep (AIMD: it grows
  * while answers are 2xx, is cut sharply by a 429, harder when a caller met it, and waits out
  * Retry-After) that callers never wait for. The sweep takes one call at a time at its pace — never a
- * burst — so the burst budget stays with callers. A 429 that any instance meets is written to shared
+ * burst (a late timer lets through at most the turns of the last 10 ms) — so the burst budget stays
+ * with callers. Waiting calls queue for their turns. A 429 that any instance meets is written to shared
  * storage; sweeps read it before they claim work, lookups keep a copy a few seconds old.
  *
  * Why not a library: the maintained limiters on npm (p-throttle, limiter, rate-limiter-flexible)
@@ -87,6 +103,10 @@ export class PartnerBudget {
   private periodStart: number | undefined;
   private periodSuccesses = 0;
   private nextSlotAt = 0;
+  /** Sweep calls waiting for a turn, first come first served, woken by one timer. */
+  private readonly waiters: Waiter[] = [];
+  private dispatching: Promise<void> | undefined;
+  private wakeDispatcher: AbortController | undefined;
   private syncedAt = Number.NEGATIVE_INFINITY;
   private syncing: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
@@ -116,19 +136,63 @@ export class PartnerBudget {
   /**
    * Waits for the sweep's next call: after any Retry-After that this or another instance received,
    * and one interval of the current pace after the previous call. False (at once) when that turn
-   * would come after `deadlineMs`, or when aborted: the sweep then stops claiming work.
+   * would come after `deadlineMs`, or when aborted: the sweep then stops claiming work. Calls wait
+   * in line, and one timer wakes them as their turns come: not every waiting call at every turn.
    */
   async nextTurn(deadlineMs: number, abortSignal?: AbortSignal): Promise<boolean> {
-    for (;;) {
-      if (abortSignal?.aborted) return false;
-      await this.sync(this.syncIntervalMs);
-      const now = this.now();
-      if (Math.max(now, this.throttledUntil, this.nextSlotAt) >= deadlineMs) return false;
-      const waitMs = this.takeTurn();
-      if (waitMs === 0) return true;
-      // Wake up now and then: another instance may have been throttled meanwhile.
-      await this.sleep(Math.min(waitMs, this.syncIntervalMs), abortSignal);
+    if (abortSignal?.aborted) return false;
+    await this.sync(this.syncIntervalMs);
+    if (this.turnAfter(deadlineMs)) return false;
+    if (this.waiters.length === 0 && this.takeTurn() === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = { deadlineMs, abortSignal, resolve };
+      if (abortSignal) {
+        waiter.onAbort = () => this.release(waiter, false);
+        abortSignal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      this.dispatching ??= this.dispatch();
+    });
+  }
+
+  /** Whether the next turn comes too late for `deadlineMs`. */
+  private turnAfter(deadlineMs: number): boolean {
+    return Math.max(this.now(), this.throttledUntil, this.nextSlotAt) >= deadlineMs;
+  }
+
+  /** Gives the waiting calls their turns, in order, until none waits. */
+  private async dispatch(): Promise<void> {
+    try {
+      while (this.waiters.length > 0) {
+        await this.sync(this.syncIntervalMs);
+        for (const waiter of [...this.waiters]) {
+          if (this.turnAfter(waiter.deadlineMs)) this.release(waiter, false);
+        }
+        let waitMs = 0;
+        for (let first = this.waiters[0]; first; first = this.waiters[0]) {
+          waitMs = this.takeTurn();
+          if (waitMs > 0) break;
+          this.release(first, true);
+        }
+        if (this.waiters.length === 0) break;
+        // Wake up now and then: another instance may have been throttled meanwhile.
+        this.wakeDispatcher = new AbortController();
+        await this.sleep(Math.min(waitMs, this.syncIntervalMs), this.wakeDispatcher.signal);
+      }
+    } finally {
+      this.wakeDispatcher = undefined;
+      this.dispatching = undefined;
     }
+  }
+
+  private release(waiter: Waiter, turn: boolean): void {
+    const at = this.waiters.indexOf(waiter);
+    if (at < 0) return;
+    this.waiters.splice(at, 1);
+    if (waiter.onAbort) waiter.abortSignal?.removeEventListener('abort', waiter.onAbort);
+    waiter.resolve(turn);
+    // The last waiter gave up: the dispatcher need not sleep on.
+    if (this.waiters.length === 0) this.wakeDispatcher?.abort();
   }
 
   /**
@@ -151,7 +215,9 @@ export class PartnerBudget {
     const now = this.now();
     const turn = Math.max(now, this.throttledUntil, this.nextSlotAt);
     if (turn > now) return turn - now;
-    this.nextSlotAt = now + 60_000 / this.rate;
+    // The first turn since starting or since a pause sets the pace off; later ones keep to it.
+    const slot = this.periodStart === undefined ? now : Math.max(this.nextSlotAt, now - TIMER_SLACK_MS);
+    this.nextSlotAt = slot + 60_000 / this.rate;
     this.periodStart ??= now;
     return 0;
   }

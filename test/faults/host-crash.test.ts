@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningSimulators } from '../../dev/simulators/index.js';
 import { trackingTableNames } from '../../shared/trackings/tracking-entities.js';
-import { type AppProcess, startAppProcess } from '../support/app-process.js';
+import { type AppProcess, startAppProcess, sweepFinished, triggerSweep } from '../support/app-process.js';
 import { trackingStorageSettings, uniqueStorageNames } from '../support/app-settings.js';
 import { startTestSimulators } from '../support/simulators.js';
 import { waitFor } from '../support/wait.js';
@@ -55,28 +55,6 @@ async function call(host: AppProcess, method: string, path: string, body?: unkno
   });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
-
-/** Starts a sweep through the admin endpoint, as the Functions host allows; resolves with the index of its first log line. */
-async function triggerSweep(host: AppProcess): Promise<number> {
-  const from = host.lines.length;
-  const res = await fetch(`${host.url}/admin/functions/sweepPendingTrackings`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: '{"input":""}',
-  });
-  expect(res.status).toBe(202);
-  return from;
-}
-
-/** Waits for the sweep started at `from` to end; returns its summary line. */
-async function sweepFinished(host: AppProcess, from: number): Promise<string> {
-  const executed = await host.waitForLine(
-    /Executed 'Functions\.sweepPendingTrackings' \((Succeeded|Failed)/,
-    { from },
-  );
-  expect(executed).toContain('Succeeded');
-  return host.waitForLine(/Sweep (completed|stopped early)/, { from });
 }
 
 function claimedIn(summary: string): number {

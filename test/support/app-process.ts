@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { waitFor } from './wait.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,4 +79,30 @@ export async function startAppProcess(env: Record<string, string>): Promise<AppP
       await exit;
     },
   };
+}
+
+/** Starts a sweep through the admin endpoint, as the Functions host allows; resolves with the index of its first log line. */
+export async function triggerSweep(host: AppProcess): Promise<number> {
+  const from = host.lines.length;
+  const res = await fetch(`${host.url}/admin/functions/sweepPendingTrackings`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"input":""}',
+  });
+  expect(res.status).toBe(202);
+  return from;
+}
+
+/** Waits for the sweep started at `from` to end; returns its summary line. */
+export async function sweepFinished(
+  host: AppProcess,
+  from: number,
+  options: { timeoutMs?: number } = {},
+): Promise<string> {
+  const executed = await host.waitForLine(
+    /Executed 'Functions\.sweepPendingTrackings' \((Succeeded|Failed)/,
+    { from, ...options },
+  );
+  expect(executed).toContain('Succeeded');
+  return host.waitForLine(/Sweep (completed|stopped early)/, { from });
 }

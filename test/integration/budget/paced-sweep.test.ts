@@ -147,30 +147,4 @@ describe('the sweep, paced by the partner-wide budget', () => {
     expect((byStatus['429'] ?? 0) / calls).toBeLessThanOrEqual(0.05);
     expect(toolStatuses.filter((s) => s === 200).length / toolStatuses.length).toBeGreaterThanOrEqual(0.95);
   }, 120_000);
-
-  it('a 429 that one instance met holds back the sweep of another sharing the storage', async () => {
-    const storage = testStorage();
-    const due = await dueTrackings(storage, 5);
-    const first = instance(storage, 600);
-    const second = instance(storage, 600);
-    sims.partnerCenter.inject({ kind: 'throttle', retryAfterSeconds: 30 }, { times: 1 });
-
-    await expect(first.client.getBatchStatus(sims.app.tenantId, guid())).rejects.toMatchObject({
-      failure: 'throttled',
-    });
-    await first.budget.flush();
-    sims.partnerCenter.reset();
-    const held = await second.sweep({ timeBudgetMs: 10_000 });
-
-    expect(held).toMatchObject({ claimed: 0, stoppedEarly: true });
-    expect(sims.partnerCenter.counters.total).toBe(0);
-
-    const resumed = await second.sweep();
-
-    expect(resumed).toMatchObject({ claimed: 5, finished: 5 });
-    expect(Math.min(...sims.partnerCenter.requests.map((r) => r.at))).toBeGreaterThanOrEqual(
-      first.budget.pausedUntil,
-    );
-    expect(sims.partnerCenter.counters.byTrackingId).toEqual(Object.fromEntries(due.map((id) => [id, 1])));
-  });
 });

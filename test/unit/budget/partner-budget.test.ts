@@ -152,6 +152,115 @@ describe('PartnerBudget', () => {
     expect(reads).toBe(2);
   });
 
+  describe('calls waiting for their turn', () => {
+    /** Once every promise callback queued so far (and those they queue) has run. */
+    const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    /** A clock whose timers fire only when the test says, each `lateMs` after it was due. */
+    function manualTime(lateMs = 0, start = 1_000_000) {
+      const time = { now: start, timers: 0 };
+      const pending: { at: number; resolve: () => void }[] = [];
+      return {
+        time,
+        now: () => time.now,
+        sleep: (ms: number) =>
+          new Promise<void>((resolve) => {
+            time.timers++;
+            pending.push({ at: time.now + ms + lateMs, resolve });
+          }),
+        /** Fires the next timer; false when none is set. */
+        async fire(): Promise<boolean> {
+          await settled();
+          pending.sort((a, b) => a.at - b.at);
+          const next = pending.shift();
+          if (!next) return false;
+          time.now = Math.max(time.now, next.at);
+          next.resolve();
+          return true;
+        },
+      };
+    }
+
+    /** Starts `n` calls at once; resolves with the order and the time each got its turn. */
+    function waitAll(
+      budget: PartnerBudget,
+      clock: ReturnType<typeof manualTime>,
+      n: number,
+      deadlineMs = Number.POSITIVE_INFINITY,
+    ) {
+      const turns: { call: number; at: number; turn: boolean }[] = [];
+      const calls = Array.from({ length: n }, (_, call) =>
+        budget.nextTurn(deadlineMs).then((turn) => turns.push({ call, at: clock.time.now, turn })),
+      );
+      return { turns, done: Promise.all(calls) };
+    }
+
+    async function drain(clock: ReturnType<typeof manualTime>): Promise<void> {
+      while (await clock.fire()) {}
+    }
+
+    it('take their turns first come first served, woken by one timer per turn', async () => {
+      const clock = manualTime();
+      const budget = new PartnerBudget({ maxCallsPerMinute: 600, initialCallsPerMinute: 600, ...clock });
+
+      const { turns, done } = waitAll(budget, clock, 48);
+      await drain(clock);
+      await done;
+
+      expect(turns.map((t) => t.call)).toEqual(Array.from({ length: 48 }, (_, i) => i));
+      expect(turns.map((t) => t.at - 1_000_000)).toEqual(Array.from({ length: 48 }, (_, i) => i * 100));
+      // One timer for each of the 47 that waited: not one for every waiting call at every turn.
+      expect(clock.time.timers).toBe(47);
+    });
+
+    it.each([1, 6])(
+      'go together when a timer %i ms late let more than one slot of the pace pass, and never ahead of it',
+      async (lateMs) => {
+        const clock = manualTime(lateMs);
+        const budget = new PartnerBudget({
+          maxCallsPerMinute: 100_000,
+          initialCallsPerMinute: 100_000, // a turn every 0.6 ms
+          ...clock,
+        });
+
+        const { turns, done } = waitAll(budget, clock, 50);
+        await drain(clock);
+        await done;
+
+        const elapsed = clock.time.now - 1_000_000;
+        // 49 intervals of 0.6 ms after the first: 29.4 ms, one late timer at most on top…
+        expect(elapsed).toBeLessThanOrEqual(29.4 + lateMs);
+        expect(clock.time.timers).toBeLessThanOrEqual(Math.ceil(29.4 / lateMs));
+        // …and no call ahead of its slot by more than the slack for late timers (10 ms).
+        for (const [i, t] of turns.entries()) expect(t.at - 1_000_000).toBeGreaterThanOrEqual(i * 0.6 - 10);
+      },
+    );
+
+    it('that a new pause leaves past their deadline give up at its start; an aborted one at once', async () => {
+      const clock = manualTime();
+      const budget = new PartnerBudget({ maxCallsPerMinute: 600, initialCallsPerMinute: 600, ...clock });
+      const { turns, done } = waitAll(budget, clock, 3, 1_010_000);
+      const aborted = new AbortController();
+      const abortedTurn = budget.nextTurn(Number.POSITIVE_INFINITY, aborted.signal);
+      const patient = budget.nextTurn(Number.POSITIVE_INFINITY);
+
+      await settled();
+      aborted.abort();
+      expect(await abortedTurn).toBe(false);
+      budget.throttled(30_000, 'caller');
+      await drain(clock);
+      await done;
+
+      expect(turns).toEqual([
+        { call: 0, at: 1_000_000, turn: true },
+        { call: 1, at: 1_000_100, turn: false },
+        { call: 2, at: 1_000_100, turn: false },
+      ]);
+      expect(await patient).toBe(true);
+      expect(clock.time.now).toBe(1_030_000);
+    });
+  });
+
   describe('against partner-wide throttling, with a caller once a second', () => {
     /**
      * The sweep takes its turns from the budget; a caller looks up once a second and waits out a
