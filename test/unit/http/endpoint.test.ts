@@ -61,6 +61,7 @@ describe('problemFor', () => {
       new RequestError('invalidRequest', 'Fix the body.', ['body: bad']),
       CORRELATION,
     );
+    expect(new RequestError('notFound', 'x').name).toBe('RequestError');
     expect(answer).toEqual({
       type: '/problems/invalid-request',
       title: 'The request is not valid',
@@ -195,7 +196,10 @@ describe('problemFor', () => {
     expect(problemFor(new RestError('socket hang up', { code: 'ECONNRESET' }), CORRELATION).type).toBe(
       '/problems/storage-unavailable',
     );
-    expect(problemFor(new RestError('busy', { statusCode: 500 }), CORRELATION).status).toBe(503);
+    expect(problemFor(new RestError('busy', { statusCode: 500 }), CORRELATION)).toMatchObject({
+      status: 503,
+      detail: 'Tracking storage did not answer. Retry later; nothing was lost.',
+    });
     expect(problemFor(new RestError('conflict', { statusCode: 409 }), CORRELATION).type).toBe(
       '/problems/internal',
     );
@@ -279,12 +283,29 @@ describe('runHttpEndpoint', () => {
     expect(mistake.logs).toEqual([
       { level: 'information', message: `404 /problems/not-found correlationId=${CORRELATION}` },
     ]);
+    // Without field errors the answer has none (no empty or invented list).
+    expect(mistake.result.jsonBody).not.toHaveProperty('errors');
+  });
+
+  it('logs a 500 that is not internal (misconfigured) as a warning with its detail', async () => {
+    const { logs, result } = await failWith(new SettingsError(['A is missing']), {
+      'ms-correlationid': CORRELATION,
+    });
+    expect(result.status).toBe(500);
+    expect(logs).toEqual([
+      {
+        level: 'warning',
+        message: `500 /problems/misconfigured correlationId=${CORRELATION}: ${(result.jsonBody as { detail: string }).detail}`,
+      },
+    ]);
   });
 
   it('answers a caller-auth failure with its challenge, and unavailable keys with Retry-After', async () => {
     const refused = await failWith(new CallerAuthError('unauthorized', 'No token.', 'Bearer realm="x"'));
     expect(refused.result.status).toBe(401);
     expect(refused.result.headers['WWW-Authenticate']).toBe('Bearer realm="x"');
+    expect(refused.result.jsonBody).toMatchObject({ type: '/problems/unauthorized', detail: 'No token.' });
+    expect(refused.result.jsonBody).not.toHaveProperty('errors');
     const unavailable = await failWith(new CallerAuthUnavailableError('jwks down', 12));
     expect(unavailable.result.status).toBe(503);
     expect(unavailable.result.headers['Retry-After']).toBe('12');
@@ -303,6 +324,10 @@ describe('resolveCorrelationId', () => {
     expect(resolveCorrelationId(headers({ 'ms-correlationid': 'nope', 'x-correlation-id': other }))).toBe(
       other,
     );
+    // An HttpCall whose headers are not a WHATWG Headers (which trims values) may hand them as sent.
+    expect(
+      resolveCorrelationId({ get: (name) => (name === 'ms-correlationid' ? ` ${CORRELATION}\t` : null) }),
+    ).toBe(CORRELATION);
     const fresh = resolveCorrelationId(headers({ 'ms-correlationid': 'nope' }));
     expect(fresh).toMatch(/^[0-9a-f-]{36}$/);
     expect(fresh).not.toBe(resolveCorrelationId(headers({})));

@@ -130,6 +130,14 @@ describe('readJsonBody', () => {
     await expect(readJsonBody(exact.call, MAX)).resolves.toEqual({});
   });
 
+  it('takes registration bodies up to 16 KiB by default', async () => {
+    const json = { 'content-type': 'application/json' };
+    const body = JSON.stringify({ label: 'x'.repeat(16 * 1024 - 12) });
+    expect(Buffer.byteLength(body)).toBe(16 * 1024);
+    await expect(readJsonBody(request(body, json))).resolves.toBeDefined();
+    expect((await refusal(readJsonBody(request(`${body} `, json)))).kind).toBe('payloadTooLarge');
+  });
+
   it('answers a body that is not JSON with 400 and a field error', async () => {
     const error = await refusal(readJsonBody(request('{"a":', { 'content-type': 'application/json' }), MAX));
     expect(error).toMatchObject({ kind: 'invalidRequest', message: 'The body is not valid JSON.' });
