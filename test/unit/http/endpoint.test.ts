@@ -257,7 +257,7 @@ describe('runHttpEndpoint', () => {
     expect(logs).toEqual([
       {
         level: 'warning',
-        message: `503 /problems/upstream-throttled correlationId=${CORRELATION}: ${(result.jsonBody as { detail: string }).detail}`,
+        message: `503 /problems/upstream-throttled: ${(result.jsonBody as { detail: string }).detail} correlationId=${CORRELATION}`,
       },
     ]);
   });
@@ -274,7 +274,7 @@ describe('runHttpEndpoint', () => {
     expect(unexpected.logs).toEqual([
       {
         level: 'error',
-        message: `500 /problems/internal correlationId=${CORRELATION}: TypeError: x is undefined`,
+        message: `500 /problems/internal: TypeError: x is undefined correlationId=${CORRELATION}`,
       },
     ]);
     const mistake = await failWith(new RequestError('notFound', 'No such thing.'), {
@@ -295,7 +295,7 @@ describe('runHttpEndpoint', () => {
     expect(logs).toEqual([
       {
         level: 'warning',
-        message: `500 /problems/misconfigured correlationId=${CORRELATION}: ${(result.jsonBody as { detail: string }).detail}`,
+        message: `500 /problems/misconfigured: ${(result.jsonBody as { detail: string }).detail} correlationId=${CORRELATION}`,
       },
     ]);
   });
