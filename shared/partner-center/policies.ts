@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   type PipelinePolicy,
@@ -31,7 +30,8 @@ export interface PartnerCenterHeaderOptions {
 }
 
 /**
- * The Partner Center headers. Runs once per logical request, before the retry policy, so every
+ * The Partner Center headers every call carries. MS-RequestId and MS-CorrelationId are the call's
+ * own: the client sets them on the request before the pipeline, once per logical request, so every
  * retry carries the same MS-RequestId (Partner Center's idempotency key).
  */
 export function partnerCenterHeadersPolicy(options: PartnerCenterHeaderOptions): PipelinePolicy {
@@ -39,8 +39,6 @@ export function partnerCenterHeadersPolicy(options: PartnerCenterHeaderOptions):
     name: 'partnerCenterHeadersPolicy',
     sendRequest(request, next) {
       const headers = request.headers;
-      if (!headers.has('MS-RequestId')) headers.set('MS-RequestId', randomUUID());
-      if (!headers.has('MS-CorrelationId')) headers.set('MS-CorrelationId', randomUUID());
       headers.set('Accept', 'application/json');
       headers.set('X-Locale', options.locale);
       headers.set('MS-PartnerCenter-Application', options.applicationName);

@@ -6,9 +6,12 @@ import {
   RestError,
 } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
+import { PARTNER_CENTER_DEFAULTS } from '../../../shared/config/partner-center-settings.js';
 import { PartnerCenterError, saysMfaMissing } from '../../../shared/partner-center/errors.js';
+import { createPartnerCenterPipeline } from '../../../shared/partner-center/pipeline.js';
 import {
   ATTEMPT_TIMEOUT_CODE,
+  partnerCenterHeadersPolicy,
   partnerCenterRetryStrategy,
   type RequestBudget,
   retryAfterFrom,
@@ -169,5 +172,54 @@ describe('saysMfaMissing', () => {
     expect(saysMfaMissing({ description: 'SMFA' })).toBe(false);
     expect(saysMfaMissing({ code: '900420', description: 'token expired' })).toBe(false);
     expect(saysMfaMissing({})).toBe(false);
+  });
+});
+
+describe('the Partner Center pipeline', () => {
+  const settings = { ...PARTNER_CENTER_DEFAULTS, locale: 'de-DE', applicationName: 'batch-tool' };
+  const credential = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+
+  it('runs its policies in the Azure SDK phases: headers once, then retry, then per attempt', () => {
+    const names = (observer?: () => void) =>
+      createPartnerCenterPipeline(settings, credential, observer)
+        .getOrderedPolicies()
+        .map((policy) => policy.name);
+    // Before the retry policy runs once per logical request; after it, once per attempt.
+    expect(names(() => {})).toEqual([
+      'userAgentPolicy',
+      'partnerCenterHeadersPolicy',
+      'retryPolicy',
+      'attemptTimeoutPolicy',
+      'throttleObserverPolicy',
+      'concurrencyLimitPolicy',
+      'bearerTokenAuthenticationPolicy',
+      'boundedBodyPolicy',
+      'tracingPolicy',
+    ]);
+    expect(names()).not.toContain('throttleObserverPolicy');
+  });
+
+  it("sends Partner Center's headers and keeps the call's own request and correlation ids", async () => {
+    const sent = createPipelineRequest({
+      url: URL,
+      headers: createHttpHeaders({ 'MS-RequestId': 'request-1', 'MS-CorrelationId': 'correlation-1' }),
+    });
+    const policy = partnerCenterHeadersPolicy({ locale: 'de-DE', applicationName: 'batch-tool' });
+    const answer = await policy.sendRequest(sent, async (req) => response(200, {}, req));
+    expect(answer.request.headers.toJSON()).toMatchObject({
+      accept: 'application/json',
+      'x-locale': 'de-DE',
+      'ms-partnercenter-application': 'batch-tool',
+      'ms-requestid': 'request-1',
+      'ms-correlationid': 'correlation-1',
+    });
+  });
+});
+
+describe('PartnerCenterError, by name', () => {
+  it('is named so that logs and telemetry tell it from other errors', () => {
+    const error = new PartnerCenterError('x', { failure: 'network' });
+    expect(error.name).toBe('PartnerCenterError');
+    expect(String(error)).toBe('PartnerCenterError: x');
   });
 });
