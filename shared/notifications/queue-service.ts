@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { QueueServiceClient } from '@azure/storage-queue';
 import type { StorageConnection } from '../config/settings.js';
-import { StorageConfigurationError } from '../storage/clients.js';
+import { fromConnectionString, requireCredential, StorageConfigurationError } from '../storage/clients.js';
 
 /** The queue service of the tracking storage connection (the one the queue trigger listens on). */
 export function createQueueService(
@@ -9,19 +9,14 @@ export function createQueueService(
   options: { queueServiceUri?: string; credential?: TokenCredential },
 ): QueueServiceClient {
   if (connection.kind === 'connectionString') {
-    try {
-      return QueueServiceClient.fromConnectionString(connection.connectionString);
-    } catch {
-      // The SDK's message may quote the connection string (and its key): say which setting instead.
-      throw new StorageConfigurationError(
-        `${connection.settingName} is not a usable queue storage connection string`,
-      );
-    }
-  }
-  if (!options.queueServiceUri || !options.credential) {
-    throw new StorageConfigurationError(
-      `${connection.settingName} is identity-based: notifications need ${connection.settingName}__queueServiceUri (or __accountName) and a TokenCredential`,
+    return fromConnectionString(connection, 'queue', (value) =>
+      QueueServiceClient.fromConnectionString(value),
     );
   }
-  return new QueueServiceClient(options.queueServiceUri, options.credential);
+  const needed = `notifications need ${connection.settingName}__queueServiceUri (or __accountName) and a TokenCredential`;
+  const credential = requireCredential(connection, options.credential, needed);
+  if (!options.queueServiceUri) {
+    throw new StorageConfigurationError(`${connection.settingName} is identity-based: ${needed}`);
+  }
+  return new QueueServiceClient(options.queueServiceUri, credential);
 }

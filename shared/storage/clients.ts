@@ -113,22 +113,13 @@ export function createTableClient(
   };
   if (connection.kind === 'connectionString') {
     if (usesHttp(connection.connectionString)) clientOptions.allowInsecureConnection = true;
-    try {
-      return TableClient.fromConnectionString(connection.connectionString, tableName, clientOptions);
-    } catch {
-      // The SDK's message may quote the connection string (and its key): say which setting instead.
-      throw new StorageConfigurationError(
-        `${connection.settingName} is not a usable table storage connection string`,
-      );
-    }
-  }
-  if (!options.credential) {
-    throw new StorageConfigurationError(
-      `${connection.settingName} is identity-based: a TokenCredential is required`,
+    return fromConnectionString(connection, 'table', (value) =>
+      TableClient.fromConnectionString(value, tableName, clientOptions),
     );
   }
+  const credential = requireCredential(connection, options.credential);
   if (connection.tableServiceUri.startsWith('http:')) clientOptions.allowInsecureConnection = true;
-  return new TableClient(connection.tableServiceUri, tableName, options.credential, clientOptions);
+  return new TableClient(connection.tableServiceUri, tableName, credential, clientOptions);
 }
 
 export function createBlobServiceClient(
@@ -136,18 +127,37 @@ export function createBlobServiceClient(
   credential?: TokenCredential,
 ): BlobServiceClient {
   if (connection.kind === 'connectionString') {
-    try {
-      return BlobServiceClient.fromConnectionString(connection.connectionString);
-    } catch {
-      throw new StorageConfigurationError(
-        `${connection.settingName} is not a usable blob storage connection string`,
-      );
-    }
+    return fromConnectionString(connection, 'blob', (value) => BlobServiceClient.fromConnectionString(value));
   }
-  if (!credential) {
+  return new BlobServiceClient(connection.blobServiceUri, requireCredential(connection, credential));
+}
+
+/**
+ * A client built from a connection string. The SDK's own message may quote the connection string
+ * (and its key): the error names the setting instead.
+ */
+export function fromConnectionString<T>(
+  connection: Extract<StorageConnection, { kind: 'connectionString' }>,
+  service: 'table' | 'blob' | 'queue',
+  create: (connectionString: string) => T,
+): T {
+  try {
+    return create(connection.connectionString);
+  } catch {
     throw new StorageConfigurationError(
-      `${connection.settingName} is identity-based: a TokenCredential is required`,
+      `${connection.settingName} is not a usable ${service} storage connection string`,
     );
   }
-  return new BlobServiceClient(connection.blobServiceUri, credential);
+}
+
+/** The credential an identity-based connection cannot do without. */
+export function requireCredential(
+  connection: StorageConnection,
+  credential: TokenCredential | undefined,
+  needed = 'a TokenCredential is required',
+): TokenCredential {
+  if (!credential) {
+    throw new StorageConfigurationError(`${connection.settingName} is identity-based: ${needed}`);
+  }
+  return credential;
 }
