@@ -484,12 +484,7 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
     if (!clientId) return this.#fail(req, res, missingParameter('client_id'));
     const app = this.#apps.get(clientId.toLowerCase());
     if (!app || app.tenantId !== tenantId) {
-      return this.#fail(req, res, {
-        status: 400,
-        error: 'unauthorized_client',
-        code: 700016,
-        description: `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
-      });
+      return this.#fail(req, res, applicationNotFound(clientId, tenant));
     }
 
     let appidacr: '1' | '2';
@@ -616,12 +611,7 @@ export class EntraSimulator extends FaultInjectingSimulator<EntraCounters, Entra
       return this.#sendError(req, res, tenantNotFound(tenant, 'invalid_request'));
     const app = this.#apps.get(clientId.toLowerCase());
     if (!app || app.tenantId !== tenantId) {
-      return this.#sendError(req, res, {
-        status: 400,
-        error: 'unauthorized_client',
-        code: 700016,
-        description: `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
-      });
+      return this.#sendError(req, res, applicationNotFound(clientId, tenant));
     }
     sendJson(
       res,
@@ -806,6 +796,15 @@ function tenantNotFound(tenant: string, error: string): TokenError {
     error,
     code: 90002,
     description: `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
+  };
+}
+
+function applicationNotFound(clientId: string, tenant: string): TokenError {
+  return {
+    status: 400,
+    error: 'unauthorized_client',
+    code: 700016,
+    description: `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
   };
 }
 
