@@ -13,6 +13,7 @@ import {
 } from '../load.js';
 import { runWorker, type SpawnedWorker, spawnWorker } from '../processes.js';
 import { formatMs, type Row } from '../report.js';
+import type { Layer } from '../workers/lookup-layers.js';
 
 export interface LookupSizes {
   p1: {
@@ -169,6 +170,8 @@ async function addedLatencyAt(
     },
   });
 
+  const layers = upstreamMs === 0 ? [await cpuByLayer(lab, key, token, sizes, log)] : [];
+
   const situation = upstreamMs > 0 ? `upstream ${upstreamMs} ms` : 'upstream 0 ms, machine saturated';
   const row = (path: string, baseline: LoadStats, app: LoadStats): Row => {
     const p50 = app.p50Ms - baseline.p50Ms;
@@ -200,6 +203,7 @@ async function addedLatencyAt(
   return [
     row('HTTP through the local Functions host', overHttp.direct, overHttp.app),
     row('handler called in process', inProcess.direct, inProcess.handler),
+    ...layers,
     {
       id: 'P1',
       measure: perCore('app process, HTTP through the local Functions host'),
@@ -234,6 +238,64 @@ async function addedLatencyAt(
       },
     },
   ];
+}
+
+const LAYER_NAMES: Record<Layer, string> = {
+  bareGet: 'bare GET',
+  sdkHttpClient: "SDK's HTTP client",
+  partnerCenterClient: 'Partner Center client',
+  lookup: 'lookup',
+  handler: 'handler',
+};
+
+/** P1: CPU per call through each layer in turn, in one process (bench/workers/lookup-layers.ts). */
+async function cpuByLayer(
+  lab: Lab,
+  key: BatchKeyLike,
+  token: string,
+  sizes: LookupSizes['p1'],
+  log: Log,
+): Promise<Row> {
+  log(`[P1] upstream 0 ms: CPU per call through each layer, in process`);
+  const { cpuMs, calls } = await runWorker<{ cpuMs: Record<Layer, number>; calls: Record<Layer, number> }>(
+    'lookup-layers',
+    {
+      env: lab.appEnv(storageNames('layers')),
+      input: {
+        ...key,
+        partnerCenterUrl: lab.sims.partnerCenter.url,
+        token,
+        concurrency: sizes.concurrency,
+        requests: sizes.requests,
+        warmup: sizes.warmup,
+        rounds: sizes.rounds,
+      },
+    },
+  );
+  const micros = Object.fromEntries(
+    (Object.keys(LAYER_NAMES) as Layer[]).map((layer) => [
+      layer,
+      round((1000 * cpuMs[layer]) / calls[layer], 1),
+    ]),
+  ) as Record<Layer, number>;
+  return {
+    id: 'P1',
+    measure: `CPU per call through each layer, in process, upstream 0 ms (${sizes.concurrency} concurrent)`,
+    baseline: `bare GET ${micros.bareGet.toFixed(0)} µs`,
+    result: (Object.keys(LAYER_NAMES) as Layer[])
+      .filter((layer) => layer !== 'bareGet')
+      .map((layer) => `${LAYER_NAMES[layer]} ${micros[layer].toFixed(0)}`)
+      .join(' · ')
+      .concat(' µs'),
+    ratio: micros.handler / micros.bareGet,
+    ratioMeaning: 'CPU per handler call / CPU per bare GET',
+    target: '— (recorded)',
+    details: {
+      microsPerCall: micros,
+      calls,
+      cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, round(v)])),
+    },
+  };
 }
 
 function signed(ms: number): string {
