@@ -12,13 +12,14 @@ export async function getBatchStatus(
   return runHttpEndpoint(
     request,
     context,
-    async ({ correlationId }) => {
+    async ({ correlationId, log }) => {
       const result = await services().batchStatusLookup.lookup(
         request.params.customerId,
         request.params.trackingId,
         {
           refresh: request.query.get('refresh') === 'true',
           correlationId,
+          log,
           maxStaleSeconds: maxStaleOf(request.headers.get('cache-control')),
         },
       );

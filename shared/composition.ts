@@ -25,7 +25,6 @@ import { BatchStatusLookup, lastKnownFromRecords } from './lookup/batch-status-l
 import { NotificationServices } from './notifications/notification-services.js';
 import { PartnerCenterClient } from './partner-center/client.js';
 import { StorageClients } from './storage/clients.js';
-import { currentInvocation } from './telemetry/invocation-scope.js';
 import { notificationTelemetry } from './telemetry/notification-telemetry.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { SweepTelemetry } from './telemetry/sweep-telemetry.js';
@@ -189,10 +188,10 @@ export class AppServices {
         onWriteThroughFailure: (failure) => {
           const { key, error } = failure;
           // The invocation's log carries the lookup's correlation id.
-          currentInvocation()?.log?.warn(
-            'A terminal answer could not be stored; the sweep stores it on its next pass',
-            { ...key, error: describeError(error) },
-          );
+          failure.log?.warn('A terminal answer could not be stored; the sweep stores it on its next pass', {
+            ...key,
+            error: describeError(error),
+          });
           this.telemetryReporter.writeThroughFailed(failure);
         },
         lastKnown: stored && lastKnownFromRecords(stored.trackingRepository),

@@ -40,6 +40,8 @@ export class RequestError extends Error {
 
 export interface EndpointContext {
   correlationId: string;
+  /** The invocation's log, every line with the correlation id. */
+  log: Log;
 }
 
 export interface EndpointOptions {
@@ -85,7 +87,7 @@ export async function runHttpEndpoint(
   const respond = async (): Promise<HttpResult> => {
     try {
       await options.authorize?.(call);
-      return await handler({ correlationId });
+      return await handler({ correlationId, log: invocation.log });
     } catch (error) {
       const answer = problemFor(error, correlationId);
       logFailure(invocation.log, answer, error);

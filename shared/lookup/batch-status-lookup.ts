@@ -1,3 +1,4 @@
+import type { Log } from '../diagnostics/log.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
 import {
   type BatchKey,
@@ -29,6 +30,8 @@ export interface LookupOptions {
   /** Go to Partner Center even when a stored terminal result exists. */
   refresh?: boolean;
   correlationId?: string;
+  /** The invocation's log (it carries the correlation id): where a failed write-through is told. */
+  log?: Log;
   abortSignal?: AbortSignal;
   /**
    * `Cache-Control: max-stale=<s>` (RFC 9111): when Partner Center throttles or fails, a tracked
@@ -108,6 +111,8 @@ export interface WriteThroughFailure {
   key: BatchKey;
   /** The lookup's correlation id, as the caller and Partner Center saw it. */
   correlationId?: string;
+  /** The invocation's log, when the lookup was given one. */
+  log?: Log;
   error: unknown;
 }
 
@@ -174,7 +179,7 @@ export class BatchStatusLookup {
     if (terminal) {
       this.liveHints.delete(memoryKey(key));
       this.remember(key, live.details);
-      await this.writeThrough(key, live.details, options.correlationId);
+      await this.writeThrough(key, live.details, options);
     } else {
       this.hintLive(key);
     }
@@ -199,14 +204,14 @@ export class BatchStatusLookup {
   private async writeThrough(
     key: BatchKey,
     details: BatchUploadDetails,
-    correlationId?: string,
+    { correlationId, log }: LookupOptions,
   ): Promise<void> {
     if (!this.options.writeThrough) return;
     try {
       await this.options.writeThrough.recordTerminal(key, details);
     } catch (error) {
       // The caller still gets the live answer; the sweep will store the result on its next pass.
-      this.options.onWriteThroughFailure?.({ key, correlationId, error });
+      this.options.onWriteThroughFailure?.({ key, correlationId, log, error });
     }
   }
 

@@ -1,5 +1,5 @@
 import { describeError } from '../diagnostics/describe-error.js';
-import { type InvocationScope, runInInvocationScope } from './invocation-scope.js';
+import type { InvocationScope } from './invocation-scope.js';
 
 export type { InvocationScope, InvocationTraceContext } from './invocation-scope.js';
 
@@ -30,12 +30,16 @@ export interface Telemetry {
   flush(): Promise<void>;
 }
 
-/** The default: reports nothing, costs nothing, still opens the invocation scope (for log lines). */
+/**
+ * The default: reports nothing and costs nothing. It opens no invocation scope: nothing reads one
+ * when telemetry is off, and on Node 22 the first AsyncLocalStorage scope turns on promise hooks
+ * for the whole process, which made every lookup's promises (hundreds) slower (docs/design.md).
+ */
 export const noopTelemetry: Telemetry = {
   enabled: false,
   trackEvent() {},
   trackMetric() {},
-  runInvocation: (scope, work) => runInInvocationScope(scope, work),
+  runInvocation: (_scope, work) => work(),
   flush: async () => {},
 };
 

@@ -39,17 +39,21 @@ describe('a live lookup whose write-through fails', () => {
       },
     });
     const correlationId = crypto.randomUUID();
+    // The invocation's log travels with the lookup to whoever reports the failure.
+    const log = { info() {}, warn() {}, error() {} };
 
-    const result = await lookup.lookup(batch.customerId, batch.trackingId, { correlationId });
+    const result = await lookup.lookup(batch.customerId, batch.trackingId, { correlationId, log });
 
     expect(result).toMatchObject({ source: 'live', terminal: true });
     expect(failures).toEqual([
       {
         key: { customerId: batch.customerId, trackingId: batch.trackingId },
         correlationId,
+        log,
         error: storageDown,
       },
     ]);
+    expect(failures[0]?.log).toBe(log);
     expect(events).toEqual([
       {
         name: TelemetryNames.events.writeThroughFailed,
