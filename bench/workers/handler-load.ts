@@ -9,7 +9,7 @@ import { lookupInvocation } from './lookup-invocation.js';
  * process, interleaved so that both see the same machine; with this process's CPU time for each.
  */
 
-interface HandlerLoadInput {
+export interface HandlerLoadInput {
   customerId: string;
   trackingId: string;
   partnerCenterUrl: string;

@@ -2,6 +2,7 @@ import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest } fro
 import { installFunctionsCore } from '../../dev/host/functions-core.js';
 import { closedLoop, expectOk, get, keepAliveAgent, ownCpuMs } from '../load.js';
 import { input, reply } from '../processes.js';
+import type { HandlerLoadInput } from './handler-load.js';
 import { lookupInvocation } from './lookup-invocation.js';
 
 /**
@@ -11,21 +12,10 @@ import { lookupInvocation } from './lookup-invocation.js';
  * client, the lookup (caches, write-through), the endpoint with the programming model's objects.
  */
 
-interface LayersInput {
-  customerId: string;
-  trackingId: string;
-  partnerCenterUrl: string;
-  token: string;
-  concurrency: number;
-  requests: number;
-  warmup: number;
-  rounds: number;
-}
-
 export type Layer = 'bareGet' | 'sdkHttpClient' | 'partnerCenterClient' | 'lookup' | 'handler';
 
 async function main(): Promise<void> {
-  const args = input<LayersInput>();
+  const args = input<HandlerLoadInput>();
   installFunctionsCore();
   const { getBatchStatus } = await import('../../functions/getBatchStatus.js');
   const { services } = await import('../../shared/app.js');
