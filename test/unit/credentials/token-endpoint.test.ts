@@ -253,6 +253,13 @@ describe('EntraTokenEndpoint: the answers', () => {
     expect(await refusal(redeem())).toMatchObject({ error: 'http_200', statusCode: 200 });
   });
 
+  it('a JSON null is no answer either, whatever the status', async () => {
+    answer(400, 'null');
+    expect(await refusal(redeem())).toMatchObject({ error: 'http_400', statusCode: 400 });
+    answer(200, 'null');
+    expect(await refusal(redeem())).toMatchObject({ error: 'http_200', statusCode: 200 });
+  });
+
   it('keeps descriptions to 300 characters and messages to 400', async () => {
     answer(400, { error: 'e'.repeat(200), error_description: 'd'.repeat(500) });
     const error = await refusal(redeem());
