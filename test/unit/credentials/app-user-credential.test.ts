@@ -263,6 +263,50 @@ describe('AppUserCredential: rotation', () => {
     ]);
     expect(await cred.status()).toMatchObject({ version: 'v3', writePending: false });
   });
+  it('a pending token superseded by a newer rotation that was written is never written over it', async () => {
+    // The vault refuses the first two writes: the rotation, then its retry at the next exchange.
+    vault.failWrite = () => (vault.writes.length <= 2 ? new Error('busy') : undefined);
+    const cred = credential({ writeAttempts: 1 });
+    await cred.getToken('ignored');
+    cred.invalidate();
+    await cred.getToken('ignored');
+    expect(vault.latest).toBe('rt-1++');
+    expect((await cred.status()).writePending).toBe(false);
+    cred.invalidate();
+    await cred.getToken('ignored');
+    expect(vault.writes.map((w) => w.value)).toEqual(['rt-1+', 'rt-1+', 'rt-1++', 'rt-1+++']);
+    expect(vault.latest).toBe('rt-1+++');
+  });
+
+  it('a pending token is dropped when another token from the vault replaces it', async () => {
+    // rt-1+ is not written; Partner Center then refuses this consent, and an admin consents again.
+    vault.failWrite = (value) => (value === 'rt-1+' ? new Error('busy') : undefined);
+    const cred = credential({ writeAttempts: 1 });
+    await cred.getToken('ignored');
+    cred.consentRefused('no MFA');
+    vault.put('rt-consented');
+    now += 10_000;
+    await cred.getToken('ignored');
+    expect(vault.writes.map((w) => w.value)).toEqual(['rt-1+', 'rt-consented+']);
+    expect(vault.latest).toBe('rt-consented+');
+    expect((await cred.status()).writePending).toBe(false);
+  });
+
+  it('a pending token is dropped when a newer one from another instance replaces it after invalid_grant', async () => {
+    vault.failWrite = (value) => (value === 'rt-1+' ? new Error('busy') : undefined);
+    const cred = credential({ writeAttempts: 1 });
+    await cred.getToken('ignored');
+    endpoint.answer = (rt) => (rt === 'rt-1+' ? invalidGrant() : { refreshToken: `${rt}+` });
+    vault.put('rt-other');
+    cred.invalidate();
+    await cred.getToken('ignored');
+    // The pending rt-1+ is tried once more at the start of the exchange, then superseded.
+    expect(vault.writes.map((w) => w.value)).toEqual(['rt-1+', 'rt-1+', 'rt-other+']);
+    cred.invalidate();
+    await cred.getToken('ignored');
+    expect(vault.writes.map((w) => w.value)).toEqual(['rt-1+', 'rt-1+', 'rt-other+', 'rt-other++']);
+    expect(vault.latest).toBe('rt-other++');
+  });
 });
 
 describe('AppUserCredential: status()', () => {
