@@ -6,7 +6,7 @@ import {
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { decodeProtectedHeader, importX509, jwtVerify } from 'jose';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ClientCertificate, createClientCertificate } from '../../../dev/simulators/tls.js';
 import { CredentialError } from '../../../shared/credentials/app-credential.js';
 import {
@@ -25,12 +25,15 @@ const SCOPE = 'https://api.partnercenter.microsoft.com/user_impersonation offlin
 const NOW = Date.parse('2026-12-01T12:00:00.750Z');
 
 let sent: PipelineRequest[];
+/** When each request was sent (the fake clock, in the retry test). */
+let sentAt: number[];
 let reply: { status: number; body?: string };
 let certificate: ClientCertificate;
 
 const httpClient: HttpClient = {
   async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
     sent.push(request);
+    sentAt.push(Date.now());
     return { status: reply.status, headers: createHttpHeaders(), request, bodyAsText: reply.body };
   },
 };
@@ -41,6 +44,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   sent = [];
+  sentAt = [];
   reply = { status: 200, body: JSON.stringify({ access_token: 'at', expires_in: 1800 }) };
 });
 
@@ -321,4 +325,32 @@ describe('EntraTokenEndpoint: the answers', () => {
       });
     },
   );
+});
+
+describe('EntraTokenEndpoint: retries', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('retries a 503 three times, backing off from 500 ms (jitter at its least), then answers it', async () => {
+    vi.useFakeTimers({ now: NOW });
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    answer(503, { error: 'temporarily_unavailable', error_description: 'AADSTS90033: busy' });
+    const outcome = refusal(redeem());
+    await vi.runAllTimersAsync();
+    expect(await outcome).toMatchObject({
+      error: 'temporarily_unavailable',
+      statusCode: 503,
+      aadsts: undefined,
+    });
+    // Exponential from 500 ms, half of it as jitter: 250, 500, 1000 ms at the least.
+    expect(sentAt.map((at) => at - NOW)).toEqual([0, 250, 750, 1750]);
+  });
+
+  it('does not retry an OAuth error answer', async () => {
+    answer(400, { error: 'invalid_grant' });
+    await refusal(redeem());
+    expect(sent).toHaveLength(1);
+  });
 });
