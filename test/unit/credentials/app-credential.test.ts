@@ -190,18 +190,20 @@ describe('AppCredential: tokens', () => {
       cred.getToken('https://vault.azure.net/.default'),
       cred.getToken(SCOPE, { claims: '{"access_token":{}}' }),
       cred.getToken(SCOPE, { claims: '{"access_token":{}}' }),
+      cred.getToken(SCOPE, { claims: '{"id_token":{}}' }),
     ]);
     expect(asked.sort()).toEqual([
       `${SCOPE}|`,
       `${SCOPE}|{"access_token":{}}`,
+      `${SCOPE}|{"id_token":{}}`,
       'https://vault.azure.net/.default|',
     ]);
     expect(tokens[0]).toBe(tokens[1]);
     expect(tokens[3]).toBe(tokens[4]);
-    expect(new Set(tokens.map((t) => t?.token)).size).toBe(3);
+    expect(new Set(tokens.map((t) => t?.token)).size).toBe(4);
     // Once answered, the next request asks again (the identity credential's own cache decides).
     await cred.getToken(SCOPE);
-    expect(asked).toHaveLength(4);
+    expect(asked).toHaveLength(5);
   });
 
   it("names the app and tenant and Entra's first line when a token is refused, keeping its status", async () => {
