@@ -125,7 +125,7 @@ export class AppUserCredential implements TokenCredential {
     const held = this.held ?? (await this.readVault());
     if (!held)
       throw this.refuse(undefined, `there is no refresh token in ${this.options.refreshTokens.description}`);
-    this.held = held;
+    this.hold(held);
     try {
       return await this.redeem(held);
     } catch (error) {
@@ -154,7 +154,7 @@ export class AppUserCredential implements TokenCredential {
         latest = await this.readVault();
       }
       if (!latest || latest.value === lastRefused.value) break;
-      this.held = latest;
+      this.hold(latest);
       try {
         return await this.redeem(latest);
       } catch (next) {
@@ -172,7 +172,7 @@ export class AppUserCredential implements TokenCredential {
     if (answer.refreshToken && answer.refreshToken !== token.value) {
       // From now on this is the token: Entra may already have revoked the old one.
       const rotated: StoredRefreshToken = { value: answer.refreshToken, rotatedAt: new Date(this.now()) };
-      this.held = rotated;
+      this.hold(rotated);
       await this.writeBack(rotated);
     }
     this.refusal = undefined;
@@ -216,8 +216,18 @@ export class AppUserCredential implements TokenCredential {
     refusal.at = this.now();
     const latest = await this.readVault();
     if (!latest || latest.value === refusal.token) throw refusal.error;
-    this.held = latest;
+    this.hold(latest);
     this.refusal = undefined;
+  }
+
+  /**
+   * From now on the app runs on `token`. A rotated token not written yet is superseded by it: were
+   * it written later, the vault's newest version would be an older token than the one in use (or
+   * one an admin's new consent replaced).
+   */
+  private hold(token: StoredRefreshToken): void {
+    this.held = token;
+    if (this.unwritten !== token) this.unwritten = undefined;
   }
 
   private async readVault(): Promise<StoredRefreshToken | undefined> {

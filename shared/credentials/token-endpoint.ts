@@ -227,12 +227,16 @@ export class EntraTokenEndpoint {
     });
     const response = await this.pipeline.sendRequest(this.httpClient, request);
     let body: Record<string, unknown> = {};
+    let isObject = false;
     try {
-      body = JSON.parse(response.bodyAsText ?? '') as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(response.bodyAsText ?? '');
+      // A JSON `null` or a bare value is no answer either: judged by its status alone below.
+      isObject = typeof parsed === 'object' && parsed !== null;
+      if (isObject) body = parsed as Record<string, unknown>;
     } catch {
       // Not JSON (a proxy's error page): judged by its status alone below.
     }
-    if (response.status === 200 && typeof body === 'object' && body !== null) return body;
+    if (response.status === 200 && isObject) return body;
     const codes = Array.isArray(body.error_codes) ? (body.error_codes as unknown[]) : [];
     const description = typeof body.error_description === 'string' ? body.error_description : '';
     throw new TokenEndpointError(
