@@ -252,6 +252,11 @@ describe('EntraTokenEndpoint: the answers', () => {
     });
   });
 
+  it('a 200 whose body is not JSON is no token answer', async () => {
+    answer(200, '<html>Signed in</html>');
+    expect(await refusal(redeem())).toMatchObject({ error: 'http_200', statusCode: 200 });
+  });
+
   it('a JSON 200 that is not an object is no token answer', async () => {
     answer(200, '"at"');
     expect(await refusal(redeem())).toMatchObject({ error: 'http_200', statusCode: 200 });
