@@ -11,6 +11,7 @@ import {
   KeyVaultRefreshTokenStore,
   REFRESH_TOKEN_CONTENT_TYPE,
 } from '../../../shared/credentials/refresh-token-store.js';
+import { rejectionOf } from '../../support/rejection.js';
 import { developerSecretClient, startTestSimulators } from '../../support/simulators.js';
 
 // The two Key Vault readers of shared/credentials with a real SecretClient against the vault
@@ -33,14 +34,7 @@ beforeEach(() => {
   sims.keyVault.reset();
 });
 
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CredentialError);
-  return error as CredentialError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, CredentialError);
 
 /** A SecretClient whose identity cannot get a token at all (no statusCode on the failure). */
 function unavailableIdentityClient(): SecretClient {

@@ -3,6 +3,7 @@ import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { PartnerCenterClient, type UpstreamCallInfo } from '../../../shared/partner-center/client.js';
 import { PartnerCenterError } from '../../../shared/partner-center/errors.js';
 import type { CallPriority } from '../../../shared/partner-center/model.js';
+import { rejectionOf } from '../../support/rejection.js';
 import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
 
 // PartnerCenterClient on its own against the Partner Center simulator: what each upstream answer
@@ -34,14 +35,7 @@ function newBatch() {
   });
 }
 
-async function failure(call: Promise<unknown>): Promise<PartnerCenterError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PartnerCenterError);
-  return error as PartnerCenterError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, PartnerCenterError);
 
 beforeAll(async () => {
   sims = await startTestSimulators();

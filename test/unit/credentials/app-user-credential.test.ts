@@ -16,6 +16,7 @@ import {
   type TokenAnswer,
   TokenEndpointError,
 } from '../../../shared/credentials/token-endpoint.js';
+import { rejectionOf } from '../../support/rejection.js';
 
 // The App+User credential's decisions with an in-memory vault, a scripted token endpoint and a
 // fixed clock: when it exchanges, what it writes back, how it waits (the delays are recorded, and
@@ -133,14 +134,7 @@ function consentMessage(reason: string): string {
   return `The App+User credential cannot be used: ${reason}. An admin of the partner tenant must sign in again, with MFA, and store a new refresh token in ${DESCRIPTION}: run 'npm run consent' (README, "App+User credentials").`;
 }
 
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CredentialError);
-  return error as CredentialError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, CredentialError);
 
 describe('AppUserCredential: the access token', () => {
   it('is kept until the expiry margin (5 minutes by default), then exchanged again', async () => {

@@ -2,6 +2,7 @@ import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { type HttpCall, RequestError } from '../../../shared/http/endpoint.js';
 import { readJsonBody } from '../../../shared/http/request-body.js';
+import { rejectionOf } from '../../support/rejection.js';
 
 // readJsonBody's bounds, at their edges: the limit is `MAX` bytes, declared or actual; a streamed
 // body is read no further than the limit and then cancelled.
@@ -58,14 +59,7 @@ function textCall(text: string, headers: Record<string, string>): HttpCall {
   };
 }
 
-async function refusal(work: Promise<unknown>): Promise<RequestError> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RequestError);
-  return error as RequestError;
-}
+const refusal = (promise: Promise<unknown>) => rejectionOf(promise, RequestError);
 
 describe('readJsonBody', () => {
   it('accepts JSON media types, structured suffixes and parameters, in any case', async () => {
