@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { describe, expect, it, vi } from 'vitest';
+import { createQueueService } from '../../../shared/notifications/queue-service.js';
 import { StorageClients, StorageConfigurationError } from '../../../shared/storage/clients.js';
 import { azuriteConnection, TableWireCounter, uniqueNames } from './storage-fixture.js';
 
@@ -80,18 +81,38 @@ describe('StorageClients', () => {
           settingName: 'TRACKING_STORAGE',
         }),
     ).toThrow(StorageConfigurationError);
-    const bad = new StorageClients({
-      kind: 'connectionString',
+    const unusable = {
+      kind: 'connectionString' as const,
       connectionString: 'AccountName=x;AccountKey=c2VjcmV0LWtleQ==;Nonsense',
       settingName: 'TRACKING_STORAGE',
-    });
+    };
+    const bad = new StorageClients(unusable);
     let message = '';
     try {
       bad.tableClient('x');
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toContain('TRACKING_STORAGE');
+    expect(message).toBe('TRACKING_STORAGE is not a usable table storage connection string');
     expect(message).not.toContain('c2VjcmV0LWtleQ');
+    expect(() => bad.containerClient('x')).toThrow(
+      new StorageConfigurationError('TRACKING_STORAGE is not a usable blob storage connection string'),
+    );
+    expect(() => createQueueService(unusable, {})).toThrow(
+      new StorageConfigurationError('TRACKING_STORAGE is not a usable queue storage connection string'),
+    );
+    const identity = {
+      kind: 'identity' as const,
+      tableServiceUri: 'https://acct.table.core.windows.net',
+      blobServiceUri: 'https://acct.blob.core.windows.net',
+      settingName: 'TRACKING_STORAGE',
+    };
+    expect(() =>
+      createQueueService(identity, { queueServiceUri: 'https://acct.queue.core.windows.net' }),
+    ).toThrow(
+      new StorageConfigurationError(
+        'TRACKING_STORAGE is identity-based: notifications need TRACKING_STORAGE__queueServiceUri (or __accountName) and a TokenCredential',
+      ),
+    );
   });
 });
