@@ -362,3 +362,30 @@ describe('TrackingRecords checked', () => {
     expect(cleared.firstNotFoundAt).toBeUndefined();
   });
 });
+
+describe('TrackingRepository under conflicts', () => {
+  it('gives up a cancel after five conflicting attempts, naming the tracking', async () => {
+    const { storage, faults } = faultyStorage();
+    const k = key();
+    await storage.store.register(k, {}, T0);
+    faults.fault = { method: 'PUT', status: 412 };
+    faults.sent = [];
+
+    const error = await rejectionOf(storage.store.cancel(k, at(1)), Error);
+    expect(error.message).toBe(
+      `Tracking ${k.customerId}/${k.trackingId} kept changing while being cancelled`,
+    );
+    expect(faults.sent.filter((method) => method === 'PUT')).toHaveLength(5);
+  });
+
+  it('says so when a register conflicts on create but the winner cannot be read', async () => {
+    const { storage, faults } = faultyStorage();
+    const k = key();
+    faults.fault = { method: 'POST', status: 409 };
+
+    const error = await rejectionOf(storage.store.register(k, {}, T0), Error);
+    expect(error.message).toBe(
+      `Tracking ${k.customerId}/${k.trackingId} conflicted on create but cannot be read`,
+    );
+  });
+});

@@ -1,9 +1,14 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RestError } from '@azure/core-rest-pipeline';
+import { AnonymousCredential, ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import type { BatchUploadDetails } from '../../../shared/partner-center/model.js';
 import { ValidationError } from '../../../shared/trackings/errors.js';
 import { trackingRecordSchema } from '../../../shared/trackings/model.js';
 import { CorruptResultError, ResultStore } from '../../../shared/trackings/result-store.js';
-import { allEntities, guid, key, OutcomeLog, testStorage } from './storage-fixture.js';
+import { rejectionOf } from '../../support/rejection.js';
+import { allEntities, guid, key, OutcomeLog, type TestStorage, testStorage } from './storage-fixture.js';
 
 const T0 = new Date('2025-03-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -248,6 +253,61 @@ describe('ResultStore', () => {
       .containerClient(storage.names.resultContainer)
       .getBlockBlobClient(ResultStore.blobName(k))
       .upload('{"truncat', 9);
-    await expect(storage.results.get(k)).rejects.toBeInstanceOf(CorruptResultError);
+    const error = await rejectionOf(storage.results.get(k), CorruptResultError);
+    expect(error.message).toBe(
+      `The stored result ${ResultStore.blobName(k)} is not a BatchUploadDetails document`,
+    );
+    expect(error.blobName).toBe(ResultStore.blobName(k));
+
+    await blob(storage, k).upload('{"status":7}', 12);
+    await rejectionOf(storage.results.get(k), CorruptResultError);
+  });
+
+  it('stores JSON as application/json, and deletes it (a missing one too)', async () => {
+    const storage = testStorage();
+    const k = key();
+    await storage.results.put(k, finished);
+    expect((await blob(storage, k).getProperties()).contentType).toBe('application/json');
+    await storage.results.delete(k);
+    await storage.results.delete(k);
+    expect(await storage.results.get(k)).toBeUndefined();
+  });
+
+  it('throws storage faults other than "already there" and "not found"', async () => {
+    // A blob endpoint that answers every request with `status`, as the service words its errors.
+    let status = 500;
+    const server = createServer((request, response) => {
+      request.resume();
+      response.writeHead(status, { 'x-ms-error-code': 'Injected', 'content-type': 'application/xml' });
+      response.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>Injected</Code></Error>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const container = new ContainerClient(
+        `http://127.0.0.1:${port}/devstoreaccount1/results`,
+        new AnonymousCredential(),
+        {
+          retryOptions: { maxTries: 1 },
+        },
+      );
+      const results = new ResultStore({ container, ensure: async () => {} });
+      const k = key();
+
+      for (status of [409, 412]) expect(await results.put(k, finished)).toBe(ResultStore.blobName(k));
+      status = 500;
+      expect((await rejectionOf(results.put(k, finished), RestError)).statusCode).toBe(500);
+      expect((await rejectionOf(results.get(k), RestError)).statusCode).toBe(500);
+      status = 404;
+      expect(await results.get(k)).toBeUndefined();
+    } finally {
+      server.close();
+    }
   });
 });
+
+function blob(storage: TestStorage, k: { customerId: string; trackingId: string }) {
+  return storage.clients
+    .containerClient(storage.names.resultContainer)
+    .getBlockBlobClient(ResultStore.blobName(k));
+}
