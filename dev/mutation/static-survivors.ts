@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { applyMutant, type Report, type StaticVerdict } from './report.js';
+
+/**
+ * `npm run test:mutation:static -- <folder>`: re-tests the survivors Stryker cannot test itself.
+ *
+ * A static mutant changes code that runs while its module loads (a constant, a regex, a table).
+ * Stryker's vitest runner switches mutants on at run time, after the module has loaded, and cannot
+ * reload it (stryker-js#6144, #6209), so such a mutant "survives" whatever the tests say. Here each
+ * survivor that Stryker marked static is written into a copy of the project, and the test files
+ * that cover it run against that copy: a failing run means the tests kill it. The result goes to
+ * `reports/mutation/<folder>.static.json`; Stryker's own report is left as it is.
+ */
+
+/** Test files that cover each test id of the report. */
+function testFileOf(report: Report): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [file, { tests }] of Object.entries(report.testFiles ?? {})) {
+    for (const test of tests) files.set(test.id, file);
+  }
+  return files;
+}
+
+/** A copy of the project's sources (node_modules linked) where mutants can be written safely. */
+/**
+ * The test files that reach any code of `file`. A static mutant's own coverage names only the tests
+ * that happened to load its module first, not the ones that check what it sets up.
+ */
+function testFilesReaching(report: Report, file: string, testFiles: Map<string, string>): string[] {
+  const ids = new Set((report.files[file]?.mutants ?? []).flatMap((m) => m.coveredBy ?? []));
+  return [
+    ...new Set([...ids].map((id) => testFiles.get(id)).filter((f): f is string => f !== undefined)),
+  ].sort();
+}
+
+function projectCopy(root: string): string {
+  const copy = mkdtempSync(join(tmpdir(), 'mutation-static-'));
+  for (const entry of ['shared', 'test', 'dev', 'functions', 'bench', 'cli', 'docs', 'infra']) {
+    if (existsSync(join(root, entry))) cpSync(join(root, entry), join(copy, entry), { recursive: true });
+  }
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.test.json', 'vitest.config.ts']) {
+    if (existsSync(join(root, file))) cpSync(join(root, file), join(copy, file));
+  }
+  cpSync(join(root, 'vitest.mutation.config.ts'), join(copy, 'vitest.mutation.config.ts'));
+  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  return copy;
+}
+
+/** Runs `files` with the mutation test config in `copy`; the exit status (0: all passed). */
+function runTests(root: string, copy: string, files: string[]): number | null {
+  // --bail: one failing test is enough, the mutant is killed.
+  const run = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--config',
+      'vitest.mutation.config.ts',
+      '--bail=1',
+      ...files,
+    ],
+    { cwd: copy, stdio: 'ignore', timeout: 300_000 },
+  );
+  return run.status;
+}
+
+function main(): number {
+  const folder = process.argv[2];
+  if (!folder) {
+    process.stderr.write('usage: npm run test:mutation:static -- <folder under shared/>\n');
+    return 2;
+  }
+  const root = resolve('.');
+  const name = folder.replaceAll('/', '-');
+  const reportPath = join(root, 'reports', 'mutation', `${name}.incremental.json`);
+  const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
+  const testFiles = testFileOf(report);
+  const candidates = Object.entries(report.files).flatMap(([file, { mutants }]) =>
+    mutants.filter((m) => m.status === 'Survived' && m.static).map((mutant) => ({ file, mutant })),
+  );
+  process.stdout.write(`${candidates.length} static survivors in shared/${folder}\n`);
+
+  const copy = projectCopy(root);
+  const verdicts: StaticVerdict[] = [];
+  const baselines = new Map<string, boolean>();
+  try {
+    for (const { file, mutant } of candidates) {
+      const original = readFileSync(join(root, file), 'utf8');
+      if (original !== report.files[file]?.source) {
+        process.stdout.write(`stale    ${file}:${mutant.location.start.line} (changed since the run)\n`);
+        continue;
+      }
+      const files = testFilesReaching(report, file, testFiles);
+      // Control: the same tests pass on the unmutated copy, so a failure below is the mutant's doing.
+      const key = files.join(' ');
+      if (!baselines.has(key)) baselines.set(key, runTests(root, copy, files) === 0);
+      if (!baselines.get(key)) {
+        process.stdout.write(`skipped  ${file}:${mutant.location.start.line} (its tests fail unmutated)\n`);
+        continue;
+      }
+      writeFileSync(join(copy, file), applyMutant(original, mutant));
+      const run = runTests(root, copy, files);
+      writeFileSync(join(copy, file), original);
+      const verdict = run === 0 ? 'survived' : 'killed';
+      verdicts.push({
+        file,
+        line: mutant.location.start.line,
+        mutator: mutant.mutatorName,
+        replacement: (mutant.replacement ?? '').slice(0, 80),
+        testFiles: files,
+        verdict,
+      });
+      process.stdout.write(
+        `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
+      );
+    }
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+  const killed = verdicts.filter((v) => v.verdict === 'killed').length;
+  writeFileSync(
+    join(root, 'reports', 'mutation', `${name}.static.json`),
+    `${JSON.stringify(verdicts, null, 2)}\n`,
+  );
+  process.stdout.write(`${killed} of ${verdicts.length} static survivors are killed by their tests\n`);
+  return 0;
+}
+
+process.exitCode = main();
