@@ -24,7 +24,7 @@ export interface StaticVerdict {
   mutator: string;
   replacement: string;
   testFiles: string[];
-  verdict: 'killed' | 'survived';
+  verdict: 'killed' | 'survived' | 'unverified';
 }
 
 /** Offset of a report position (lines and columns 1-based) in `source`. */

@@ -50,7 +50,12 @@ function projectCopy(root: string): string {
 }
 
 /** Runs `files` with the mutation test config in `copy`; the exit status (0: all passed). */
-function runTests(root: string, copy: string, files: string[]): number | null {
+function runTests(
+  root: string,
+  copy: string,
+  files: string[],
+  onFailure?: (output: string) => void,
+): number | null {
   // --bail: one failing test is enough, the mutant is killed.
   const run = spawnSync(
     process.execPath,
@@ -62,8 +67,9 @@ function runTests(root: string, copy: string, files: string[]): number | null {
       '--bail=1',
       ...files,
     ],
-    { cwd: copy, stdio: 'ignore', timeout: 300_000 },
+    { cwd: copy, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 900_000 },
   );
+  if (run.status !== 0) onFailure?.(`${run.stdout ?? ''}${run.stderr ?? ''}`.slice(-3000));
   return run.status;
 }
 
@@ -96,7 +102,10 @@ function main(): number {
       const files = testFilesReaching(report, file, testFiles);
       // Control: the same tests pass on the unmutated copy, so a failure below is the mutant's doing.
       const key = files.join(' ');
-      if (!baselines.has(key)) baselines.set(key, runTests(root, copy, files) === 0);
+      if (!baselines.has(key)) {
+        const passed = runTests(root, copy, files, (output) => process.stdout.write(`${output}\n`)) === 0;
+        baselines.set(key, passed);
+      }
       if (!baselines.get(key)) {
         process.stdout.write(`skipped  ${file}:${mutant.location.start.line} (its tests fail unmutated)\n`);
         continue;
@@ -104,7 +113,8 @@ function main(): number {
       writeFileSync(join(copy, file), applyMutant(original, mutant));
       const run = runTests(root, copy, files);
       writeFileSync(join(copy, file), original);
-      const verdict = run === 0 ? 'survived' : 'killed';
+      // Vitest exits 1 when a test fails; no status means the run was stopped (time limit): no verdict.
+      const verdict = run === 0 ? 'survived' : run === 1 ? 'killed' : 'unverified';
       verdicts.push({
         file,
         line: mutant.location.start.line,
@@ -121,11 +131,14 @@ function main(): number {
     rmSync(copy, { recursive: true, force: true });
   }
   const killed = verdicts.filter((v) => v.verdict === 'killed').length;
+  const unverified = verdicts.filter((v) => v.verdict === 'unverified').length;
   writeFileSync(
     join(root, 'reports', 'mutation', `${name}.static.json`),
     `${JSON.stringify(verdicts, null, 2)}\n`,
   );
-  process.stdout.write(`${killed} of ${verdicts.length} static survivors are killed by their tests\n`);
+  process.stdout.write(
+    `${killed} of ${verdicts.length} static survivors are killed by their tests (${unverified} ran out of time)\n`,
+  );
   return 0;
 }
 

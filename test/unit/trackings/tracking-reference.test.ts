@@ -22,6 +22,8 @@ describe('parseLocation', () => {
     `https://api.partnercenter.microsoft.com/v1/customers/${C}/batchjobstatus/${T}`,
     `https://api.partnercenter.microsoft.com/customers/${C}/batchJobStatus/${T}/?a=b`,
     `https://127.0.0.1:8443/v1/customers/${C}/batchJobStatus/${T}`,
+    // A URL inside the query does not make a relative value absolute.
+    `/customers/${C}/batchJobStatus/${T}?from=https://portal.example/x`,
   ])('reads %s', (location) => {
     expect(parseLocation(location)).toEqual({ ok: true, value: KEY });
   });
@@ -31,6 +33,7 @@ describe('parseLocation', () => {
     ['/customers', 'location'],
     [`/customers/${C}/batchJobStatus`, 'location'],
     [`/customers/${C}/batchJobStatus/${T}/devices`, 'location'],
+    [`https://api.partnercenter.microsoft.com/v1/customers/${C}/batchJobStatus/${T}/devices`, 'location'],
     [`/customers/${C}/batchJobStatus/${T.slice(1)}`, 'location'],
     [`mailto:/customers/${C}/batchJobStatus/${T}`, 'location'],
     [`https://[bad/customers/${C}/batchJobStatus/${T}`, 'location'],
