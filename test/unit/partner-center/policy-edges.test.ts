@@ -7,6 +7,7 @@ import {
   RestError,
 } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
+import { parseErrorBody } from '../../../shared/partner-center/errors.js';
 import {
   ATTEMPT_TIMEOUT_CODE,
   attemptTimeoutPolicy,
@@ -175,5 +176,16 @@ describe('attemptTimeoutPolicy', () => {
     during.abort();
     expect(((await pending) as Error).name).toBe('AbortError');
     expect(seen[0]?.aborted).toBe(true);
+  });
+});
+
+describe('parseErrorBody, at its limits', () => {
+  it('keeps at most 100 characters of a code and 1,024 of a description', () => {
+    const body = JSON.stringify({ code: 'c'.repeat(101), description: 'd'.repeat(1_025) });
+    expect(parseErrorBody(body)).toEqual({ code: 'c'.repeat(100), description: 'd'.repeat(1_024) });
+    expect(parseErrorBody(JSON.stringify({ statusCode: 429, message: 'Rate limit is exceeded' }))).toEqual({
+      code: '429',
+      description: 'Rate limit is exceeded',
+    });
   });
 });
