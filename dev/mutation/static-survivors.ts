@@ -73,6 +73,13 @@ function runTests(
   return run.status;
 }
 
+function writeVerdicts(root: string, name: string, verdicts: StaticVerdict[]): void {
+  writeFileSync(
+    join(root, 'reports', 'mutation', `${name}.static.json`),
+    `${JSON.stringify(verdicts, null, 2)}\n`,
+  );
+}
+
 function main(): number {
   const folder = process.argv[2];
   if (!folder) {
@@ -126,16 +133,15 @@ function main(): number {
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
       );
+      // Written as it goes: a long check stopped half way keeps what it found.
+      writeVerdicts(root, name, verdicts);
     }
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
   const killed = verdicts.filter((v) => v.verdict === 'killed').length;
   const unverified = verdicts.filter((v) => v.verdict === 'unverified').length;
-  writeFileSync(
-    join(root, 'reports', 'mutation', `${name}.static.json`),
-    `${JSON.stringify(verdicts, null, 2)}\n`,
-  );
+  writeVerdicts(root, name, verdicts);
   process.stdout.write(
     `${killed} of ${verdicts.length} static survivors are killed by their tests (${unverified} ran out of time)\n`,
   );
