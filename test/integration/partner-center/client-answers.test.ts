@@ -1,48 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RunningSimulators } from '../../../dev/simulators/index.js';
-import { PartnerCenterClient, type UpstreamCallInfo } from '../../../shared/partner-center/client.js';
-import { PartnerCenterError } from '../../../shared/partner-center/errors.js';
-import { rejectionOf } from '../../support/rejection.js';
-import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
+import { describe, expect, it } from 'vitest';
+import { partnerCenterClientFixture } from './client-fixture.js';
 
 // The answers client.test.ts leaves out, each pinned to its exact message: a 429 without
 // Retry-After, an error answer without a body, a dropped connection, the overall deadline, a 200
 // with many wrong fields, and the correlation id Partner Center answers with.
 
-let sims: RunningSimulators;
-const calls: UpstreamCallInfo[] = [];
-
-function client(options: ConstructorParameters<typeof PartnerCenterClient>[2] = {}) {
-  return new PartnerCenterClient(sims.partnerCenter.url, simulatorCredential(sims.entra.url, sims.app), {
-    retryOptions: { maxRetries: 0 },
-    onResponse: (info) => calls.push(info),
-    ...options,
-  });
-}
-
-function newBatch() {
-  return sims.partnerCenter.createBatch({
-    customerId: crypto.randomUUID(),
-    devices: 1,
-    statuses: ['processing'],
-  });
-}
-
-const failure = (promise: Promise<unknown>) => rejectionOf(promise, PartnerCenterError);
-
-beforeAll(async () => {
-  sims = await startTestSimulators();
-});
-afterAll(() => sims?.stop());
-beforeEach(() => {
-  sims.partnerCenter.clearFaults();
-  calls.length = 0;
-});
+const fixture = partnerCenterClientFixture();
+const { calls, client, failure } = fixture;
+const newBatch = () => fixture.newBatch(1);
+const partnerCenter = () => fixture.sims().partnerCenter;
 
 describe('PartnerCenterClient, the answers without details', () => {
   it('says "throttling" without a wait when a 429 names none', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'status', status: 429 }, { times: 1 });
+    partnerCenter().inject({ kind: 'status', status: 429 }, { times: 1 });
     const throttled = await failure(
       client({ maxRetryAfterMs: 0 }).getBatchStatus(batch.customerId, batch.trackingId),
     );
@@ -52,7 +23,7 @@ describe('PartnerCenterClient, the answers without details', () => {
 
   it('names only the status of an error answer without a code or a description', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'status', status: 500, code: '', description: '' }, { times: 1 });
+    partnerCenter().inject({ kind: 'status', status: 500, code: '', description: '' }, { times: 1 });
     const answered = await failure(client().getBatchStatus(batch.customerId, batch.trackingId));
     expect(answered.message).toBe('Partner Center answered 500');
     expect(answered).toMatchObject({ failure: 'http', statusCode: 500 });
@@ -61,7 +32,7 @@ describe('PartnerCenterClient, the answers without details', () => {
 
   it('calls a dropped connection unreachable, with the network code', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'reset' }, { times: 1 });
+    partnerCenter().inject({ kind: 'reset' }, { times: 1 });
     const dropped = await failure(client().getBatchStatus(batch.customerId, batch.trackingId));
     expect(dropped.failure).toBe('network');
     expect(dropped.message).toMatch(/^Partner Center could not be reached: ECONNRESET: \S/);
@@ -70,7 +41,7 @@ describe('PartnerCenterClient, the answers without details', () => {
 
   it('names the overall deadline when it ends the call', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'latency', ms: 5_000 }, { times: 1 });
+    partnerCenter().inject({ kind: 'latency', ms: 5_000 }, { times: 1 });
     const late = await failure(
       client({ attemptTimeoutMs: 4_000, deadlineMs: 200 }).getBatchStatus(batch.customerId, batch.trackingId),
     );
@@ -81,7 +52,7 @@ describe('PartnerCenterClient, the answers without details', () => {
   it('lists the first three problems of a 200 with many wrong fields, by their paths', async () => {
     // Four wrong fields; the fourth (devicesStatus.0.serialNumber) is left out.
     const batch = newBatch();
-    sims.partnerCenter.inject(
+    partnerCenter().inject(
       {
         kind: 'unexpected-shape',
         body: { batchTrackingId: 7, status: 42, startedTime: 5, devicesStatus: [{ serialNumber: 1 }] },
@@ -98,7 +69,7 @@ describe('PartnerCenterClient, the answers without details', () => {
       ].join('; '),
     );
 
-    sims.partnerCenter.inject(
+    partnerCenter().inject(
       {
         kind: 'unexpected-shape',
         body: { batchTrackingId: 'x', status: 'finished', devicesStatus: [{ serialNumber: 1 }] },

@@ -1,56 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RunningSimulators } from '../../../dev/simulators/index.js';
-import { PartnerCenterClient, type UpstreamCallInfo } from '../../../shared/partner-center/client.js';
+import { describe, expect, it } from 'vitest';
 import { PartnerCenterError } from '../../../shared/partner-center/errors.js';
-import type { CallPriority } from '../../../shared/partner-center/model.js';
-import { rejectionOf } from '../../support/rejection.js';
-import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
+import { partnerCenterClientFixture } from './client-fixture.js';
 
 // PartnerCenterClient on its own against the Partner Center simulator: what each upstream answer
 // becomes (the error's failure kind, message and diagnostics), what every call reports, and the
 // arguments it refuses before any request. The handler-level view of the same answers is in
 // test/integration/lookup/get-batch-status.test.ts.
 
-let sims: RunningSimulators;
-const calls: UpstreamCallInfo[] = [];
-const throttles: { retryAfterMs: number | undefined; priority: CallPriority }[] = [];
-
-function client(
-  options: ConstructorParameters<typeof PartnerCenterClient>[2] = {},
-  url = sims.partnerCenter.url,
-) {
-  return new PartnerCenterClient(url, simulatorCredential(sims.entra.url, sims.app), {
-    retryOptions: { maxRetries: 0 },
-    onResponse: (info) => calls.push(info),
-    onThrottled: (retryAfterMs, priority) => throttles.push({ retryAfterMs, priority }),
-    ...options,
-  });
-}
-
-function newBatch() {
-  return sims.partnerCenter.createBatch({
-    customerId: crypto.randomUUID(),
-    devices: 2,
-    statuses: ['processing'],
-  });
-}
-
-const failure = (promise: Promise<unknown>) => rejectionOf(promise, PartnerCenterError);
-
-beforeAll(async () => {
-  sims = await startTestSimulators();
-});
-afterAll(() => sims?.stop());
-beforeEach(() => {
-  sims.partnerCenter.clearFaults();
-  calls.length = 0;
-  throttles.length = 0;
-});
+const fixture = partnerCenterClientFixture();
+const { calls, throttles, client, failure, newBatch } = fixture;
+const partnerCenter = () => fixture.sims().partnerCenter;
 
 describe('PartnerCenterClient.getBatchStatus', () => {
   it('refuses ids that are not GUIDs before any request', async () => {
     const batch = newBatch();
-    const before = sims.partnerCenter.counters.total;
+    const before = partnerCenter().counters.total;
     for (const [customerId, trackingId] of [
       ['not-a-guid', batch.trackingId],
       [batch.customerId, 'not-a-guid'],
@@ -59,14 +23,14 @@ describe('PartnerCenterClient.getBatchStatus', () => {
         new TypeError('customerId and trackingId must be GUIDs'),
       );
     }
-    expect(sims.partnerCenter.counters.total).toBe(before);
+    expect(partnerCenter().counters.total).toBe(before);
   });
 
   it('joins an endpoint given with trailing slashes, and reports the call with its ids and status', async () => {
     const batch = newBatch();
     const correlationId = crypto.randomUUID();
     const started = performance.now();
-    const answer = await client({}, `${sims.partnerCenter.url}//`).getBatchStatus(
+    const answer = await client({}, `${partnerCenter().url}//`).getBatchStatus(
       batch.customerId,
       batch.trackingId,
       {
@@ -75,7 +39,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
     );
     const elapsed = performance.now() - started;
 
-    const sent = sims.partnerCenter.requests.at(-1)!;
+    const sent = partnerCenter().requests.at(-1)!;
     expect(sent.path).toBe(`/v1/customers/${batch.customerId}/batchJobStatus/${batch.trackingId}`);
     expect(answer.details.batchTrackingId).toBe(batch.trackingId);
     expect(answer.correlationId).toBe(correlationId);
@@ -91,13 +55,13 @@ describe('PartnerCenterClient.getBatchStatus', () => {
 
   it('says what was wrong with a 200 that is not JSON, or not a BatchUploadDetails', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'malformed' }, { times: 1 });
+    partnerCenter().inject({ kind: 'malformed' }, { times: 1 });
     const malformed = await failure(client().getBatchStatus(batch.customerId, batch.trackingId));
     expect(malformed).toMatchObject({ failure: 'invalid_response', statusCode: 200 });
     expect(malformed.message).toBe('Partner Center answered 200 with a body that is not JSON');
     expect(malformed.requestId).toBeTruthy();
 
-    sims.partnerCenter.inject({ kind: 'unexpected-shape', body: { status: 42, extra: true } }, { times: 1 });
+    partnerCenter().inject({ kind: 'unexpected-shape', body: { status: 42, extra: true } }, { times: 1 });
     const shape = await failure(client().getBatchStatus(batch.customerId, batch.trackingId));
     expect(shape).toMatchObject({ failure: 'invalid_response', statusCode: 200 });
     expect(shape.message).toMatch(/^Partner Center answered 200 with an unexpected shape: /);
@@ -105,7 +69,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
     expect(shape.message).toContain('status ');
     expect(shape.message.split('; ').length).toBeLessThanOrEqual(3);
 
-    sims.partnerCenter.inject({ kind: 'unexpected-shape', body: [] }, { times: 1 });
+    partnerCenter().inject({ kind: 'unexpected-shape', body: [] }, { times: 1 });
     const array = await failure(client().getBatchStatus(batch.customerId, batch.trackingId));
     expect(array.message).toMatch(/unexpected shape: body /);
     expect(calls.map((c) => c.failure)).toEqual(['invalid_response', 'invalid_response', 'invalid_response']);
@@ -113,7 +77,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
 
   it('tells a throttled call from an error answer, with Retry-After in seconds and the upstream code', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'throttle', retryAfterSeconds: 7 }, { times: 1 });
+    partnerCenter().inject({ kind: 'throttle', retryAfterSeconds: 7 }, { times: 1 });
     const throttled = await failure(
       client({ maxRetryAfterMs: 0 }).getBatchStatus(batch.customerId, batch.trackingId),
     );
@@ -121,7 +85,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
     expect(throttled.message).toBe('Partner Center is throttling requests; retry after 7 s');
     expect(throttles).toEqual([{ retryAfterMs: 7000, priority: 'caller' }]);
 
-    sims.partnerCenter.inject(
+    partnerCenter().inject(
       { kind: 'status', status: 400, code: '600039', description: 'Bad tracking id' },
       { times: 1 },
     );
@@ -141,7 +105,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
 
   it("passes a sweep's priority to the throttle observer", async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'throttle', retryAfterSeconds: 3 }, { times: 1 });
+    partnerCenter().inject({ kind: 'throttle', retryAfterSeconds: 3 }, { times: 1 });
     await failure(
       client({ maxRetryAfterMs: 0 }).getBatchStatus(batch.customerId, batch.trackingId, {
         priority: 'sweep',
@@ -152,7 +116,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
 
   it('names a too-slow answer a timeout, with both limits in the message', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'latency', ms: 5_000 }, { times: 1 });
+    partnerCenter().inject({ kind: 'latency', ms: 5_000 }, { times: 1 });
     const slow = await failure(
       client({ attemptTimeoutMs: 100, deadlineMs: 4_000 }).getBatchStatus(batch.customerId, batch.trackingId),
     );
@@ -165,7 +129,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
 
   it('refuses a response larger than its limit as an invalid response', async () => {
     const batch = newBatch();
-    sims.partnerCenter.inject({ kind: 'huge', bytes: 64 * 1024, chunked: true }, { times: 1 });
+    partnerCenter().inject({ kind: 'huge', bytes: 64 * 1024, chunked: true }, { times: 1 });
     const huge = await failure(
       client({ maxResponseBytes: 8 * 1024 }).getBatchStatus(batch.customerId, batch.trackingId),
     );
