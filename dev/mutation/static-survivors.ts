@@ -11,7 +11,7 @@ import { applyMutant, type Report, type StaticVerdict } from './report.js';
  * Stryker's vitest runner switches mutants on at run time, after the module has loaded, and cannot
  * reload it (stryker-js#6144, #6209), so such a mutant "survives" whatever the tests say. Here each
  * survivor that Stryker marked static is written into a copy of the project, and the test files
- * that cover it run against that copy: a failing run means the tests kill it. The result goes to
+ * that reach the mutated file run against that copy: a failing run means the tests kill it. The result goes to
  * `reports/mutation/<folder>.static.json`; Stryker's own report is left as it is.
  */
 
@@ -24,7 +24,6 @@ function testFileOf(report: Report): Map<string, string> {
   return files;
 }
 
-/** A copy of the project's sources (node_modules linked) where mutants can be written safely. */
 /**
  * The test files that reach any code of `file`. A static mutant's own coverage names only the tests
  * that happened to load its module first, not the ones that check what it sets up.
@@ -36,15 +35,21 @@ function testFilesReaching(report: Report, file: string, testFiles: Map<string, 
   ].sort();
 }
 
+/** A copy of the project's sources (node_modules linked) where mutants can be written safely. */
 function projectCopy(root: string): string {
   const copy = mkdtempSync(join(tmpdir(), 'mutation-static-'));
   for (const entry of ['shared', 'test', 'dev', 'functions', 'bench', 'cli', 'docs', 'infra']) {
     if (existsSync(join(root, entry))) cpSync(join(root, entry), join(copy, entry), { recursive: true });
   }
-  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.test.json', 'vitest.config.ts']) {
+  for (const file of [
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.test.json',
+    'vitest.config.ts',
+    'vitest.mutation.config.ts',
+  ]) {
     if (existsSync(join(root, file))) cpSync(join(root, file), join(copy, file));
   }
-  cpSync(join(root, 'vitest.mutation.config.ts'), join(copy, 'vitest.mutation.config.ts'));
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
   return copy;
 }
