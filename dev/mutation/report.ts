@@ -25,6 +25,30 @@ export interface StaticVerdict {
   replacement: string;
   testFiles: string[];
   verdict: 'killed' | 'survived' | 'unverified';
+  /** Hash of the mutated file and of the test files as they were when the verdict was given. */
+  fingerprint?: string;
+}
+
+/**
+ * A verdict from an earlier check that still holds for this mutant: the same place, mutator and
+ * replacement, given on the same sources (`fingerprint`). A run stopped by its time limit is no
+ * verdict and is tried again.
+ */
+export function earlierVerdict(
+  earlier: readonly StaticVerdict[],
+  file: string,
+  mutant: Mutant,
+  fingerprint: string,
+): StaticVerdict | undefined {
+  return earlier.find(
+    (v) =>
+      v.fingerprint === fingerprint &&
+      v.verdict !== 'unverified' &&
+      v.file === file &&
+      v.line === mutant.location.start.line &&
+      v.mutator === mutant.mutatorName &&
+      v.replacement === (mutant.replacement ?? '').slice(0, 80),
+  );
 }
 
 /** Offset of a report position (lines and columns 1-based) in `source`. */

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { applyMutant, type Report, type StaticVerdict } from './report.js';
+import { applyMutant, earlierVerdict, type Report, type StaticVerdict } from './report.js';
 
 /**
  * `npm run test:mutation:static -- <folder>`: re-tests the survivors Stryker cannot test itself.
@@ -12,7 +13,9 @@ import { applyMutant, type Report, type StaticVerdict } from './report.js';
  * reload it (stryker-js#6144, #6209), so such a mutant "survives" whatever the tests say. Here each
  * survivor that Stryker marked static is written into a copy of the project, and the test files
  * that reach the mutated file run against that copy: a failing run means the tests kill it. The result goes to
- * `reports/mutation/<folder>.static.json`; Stryker's own report is left as it is.
+ * `reports/mutation/<folder>.static.json`; Stryker's own report is left as it is. A verdict given
+ * before on the same mutated file and test files is kept (`--fresh` tests every one again: a change
+ * in a test helper is not seen by the fingerprint).
  */
 
 /** Test files that cover each test id of the report. */
@@ -78,6 +81,22 @@ function runTests(
   return run.status;
 }
 
+/** What a verdict depends on: the mutated file and the test files, as they are now. */
+function fingerprintOf(root: string, file: string, testFiles: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const path of [file, ...testFiles])
+    hash
+      .update(path)
+      .update('\0')
+      .update(readFileSync(join(root, path)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+function readVerdicts(root: string, name: string): StaticVerdict[] {
+  const path = join(root, 'reports', 'mutation', `${name}.static.json`);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StaticVerdict[]) : [];
+}
+
 function writeVerdicts(root: string, name: string, verdicts: StaticVerdict[]): void {
   writeFileSync(
     join(root, 'reports', 'mutation', `${name}.static.json`),
@@ -86,9 +105,11 @@ function writeVerdicts(root: string, name: string, verdicts: StaticVerdict[]): v
 }
 
 function main(): number {
-  const folder = process.argv[2];
+  const args = process.argv.slice(2);
+  const fresh = args.includes('--fresh');
+  const folder = args.find((arg) => !arg.startsWith('--'));
   if (!folder) {
-    process.stderr.write('usage: npm run test:mutation:static -- <folder under shared/>\n');
+    process.stderr.write('usage: npm run test:mutation:static -- <folder under shared/> [--fresh]\n');
     return 2;
   }
   const root = resolve('.');
@@ -101,6 +122,7 @@ function main(): number {
   );
   process.stdout.write(`${candidates.length} static survivors in shared/${folder}\n`);
 
+  const earlier = fresh ? [] : readVerdicts(root, name);
   const copy = projectCopy(root);
   const verdicts: StaticVerdict[] = [];
   const baselines = new Map<string, boolean>();
@@ -112,6 +134,13 @@ function main(): number {
         continue;
       }
       const files = testFilesReaching(report, file, testFiles);
+      const fingerprint = fingerprintOf(root, file, files);
+      const kept = earlierVerdict(earlier, file, mutant, fingerprint);
+      if (kept) {
+        verdicts.push(kept);
+        process.stdout.write(`${kept.verdict.padEnd(8)} ${file}:${kept.line} ${kept.mutator} (kept)\n`);
+        continue;
+      }
       // Control: the same tests pass on the unmutated copy, so a failure below is the mutant's doing.
       const key = files.join(' ');
       if (!baselines.has(key)) {
@@ -134,6 +163,7 @@ function main(): number {
         replacement: (mutant.replacement ?? '').slice(0, 80),
         testFiles: files,
         verdict,
+        fingerprint,
       });
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
