@@ -92,6 +92,10 @@ function fingerprintOf(root: string, file: string, testFiles: readonly string[])
   return hash.digest('hex').slice(0, 16);
 }
 
+function samePlace(a: StaticVerdict, b: StaticVerdict): boolean {
+  return a.file === b.file && a.line === b.line && a.mutator === b.mutator && a.replacement === b.replacement;
+}
+
 function readVerdicts(root: string, name: string): StaticVerdict[] {
   const path = join(root, 'reports', 'mutation', `${name}.static.json`);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StaticVerdict[]) : [];
@@ -168,8 +172,12 @@ function main(): number {
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
       );
-      // Written as it goes: a long check stopped half way keeps what it found.
-      writeVerdicts(root, name, verdicts);
+      // Written as it goes, with the earlier verdicts not reached yet: a check stopped half way
+      // loses nothing.
+      writeVerdicts(root, name, [
+        ...verdicts,
+        ...earlier.filter((v) => !verdicts.some((n) => samePlace(n, v))),
+      ]);
     }
   } finally {
     rmSync(copy, { recursive: true, force: true });
