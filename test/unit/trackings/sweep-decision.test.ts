@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PartnerCenterError } from '../../../shared/partner-center/errors.js';
 import type { BatchUploadDetails } from '../../../shared/partner-center/model.js';
-import { type CheckResult, type DecisionSettings, decide } from '../../../shared/trackings/sweep-decision.js';
+import {
+  type CheckResult,
+  type DecisionSettings,
+  decide,
+  trackingError,
+} from '../../../shared/trackings/sweep-decision.js';
 import type { Claim } from '../../../shared/trackings/tracking-records.js';
 
 const MINUTE = 60_000;
@@ -206,5 +211,54 @@ describe('decide', () => {
 
   it('releases the claim when the run is aborted', () => {
     expect(decide(claim(), { kind: 'aborted' }, SETTINGS, at(0))).toEqual({ kind: 'release' });
+  });
+});
+
+describe('what a check keeps of an error, bounded', () => {
+  it('keeps the upstream facts of a Partner Center error, each cut to its limit', () => {
+    const error = new PartnerCenterError('m'.repeat(600), {
+      failure: 'http',
+      statusCode: 503,
+      code: 'c'.repeat(150),
+      requestId: 'r'.repeat(150),
+    });
+    expect(trackingError(error, at(0))).toEqual({
+      at: at(0).toISOString(),
+      message: 'm'.repeat(500),
+      status: 503,
+      code: 'c'.repeat(100),
+      failure: 'http',
+      requestId: 'r'.repeat(100),
+    });
+    // Strict: an absent fact is no key at all in the stored record, not a key holding undefined.
+    expect(trackingError(new PartnerCenterError('down', { failure: 'network' }), at(0))).toStrictEqual({
+      at: at(0).toISOString(),
+      message: 'down',
+      failure: 'network',
+    });
+  });
+
+  it("keeps nothing of an unknown error's text", () => {
+    expect(trackingError(new Error('secret=abc'), at(5))).toEqual({
+      at: at(5).toISOString(),
+      message: 'Unexpected error while checking the batch status',
+      failure: 'internal',
+    });
+  });
+
+  it('keeps at most 64 characters of an unknown upstream status', () => {
+    const verdict = decide(claim(), answer('s'.repeat(80)), SETTINGS, at(0), 0.5);
+    expect(verdict).toMatchObject({ kind: 'reschedule', changes: { upstreamStatus: 's'.repeat(64) } });
+  });
+
+  it('waits until a pause ends, and not into the past when the pause ended already', () => {
+    expect(decide(claim(), { kind: 'paused', until: at(MINUTE) }, SETTINGS, at(0), 0.5)).toMatchObject({
+      kind: 'reschedule',
+      at: at(MINUTE),
+    });
+    expect(decide(claim(), { kind: 'paused', until: at(-MINUTE) }, SETTINGS, at(0), 0.5)).toMatchObject({
+      kind: 'reschedule',
+      at: at(0),
+    });
   });
 });
