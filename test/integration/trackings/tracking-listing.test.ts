@@ -41,6 +41,9 @@ describe('TrackingListing continuation tokens', () => {
       'has+plus',
       'has=padding',
       `${token({ v: 1 }).slice(0, -2)}!!`,
+      // Node's base64 decoder skips characters outside the alphabet: only the pattern refuses these.
+      `!!${token({ v: 1 })}`,
+      `${token({ v: 1 })}!!`,
       Buffer.from('not json', 'utf8').toString('base64url'),
       token(1),
       token(null),
@@ -51,6 +54,8 @@ describe('TrackingListing continuation tokens', () => {
       token({ v: 1, a: `${rowKey}x` }),
       token({ v: 1, s: 5 }),
       token({ v: 1, s: 'not base64!' }),
+      token({ v: 1, s: `*${serviceToken({ nextPartitionKey: 'p' })}` }),
+      token({ v: 1, s: `${serviceToken({ nextPartitionKey: 'p' })}*` }),
       token({ v: 1, s: serviceToken('a string') }),
       token({ v: 1, s: serviceToken(null) }),
       token({ v: 1, s: serviceToken({ nextRowKey: 'r' }) }),
@@ -76,6 +81,21 @@ describe('TrackingListing continuation tokens', () => {
     expect((await storage.store.list({ continuationToken: sized(768) })).items).toHaveLength(1);
     expect(sized(769).length).toBeGreaterThan(1024);
     await refused(storage, sized(769));
+  });
+
+  it('accepts a service position of 512 characters, the most the table service is allowed', async () => {
+    const storage = testStorage();
+    await registeredOne(storage);
+    // 384 bytes of JSON are 512 base64 characters.
+    const base = JSON.stringify({ nextPartitionKey: '' });
+    const longest = serviceToken({ nextPartitionKey: 'p'.repeat(384 - base.length) });
+    expect(longest).toHaveLength(512);
+    await expect(
+      storage.store.list({ continuationToken: token({ v: 1, s: longest }) }),
+    ).resolves.toBeDefined();
+    const longer = serviceToken({ nextPartitionKey: 'p'.repeat(385 - base.length) });
+    expect(longer.length).toBeGreaterThan(512);
+    await refused(storage, token({ v: 1, s: longer }));
   });
 
   it('starts from the beginning for an empty token or one with no position', async () => {
