@@ -125,6 +125,21 @@ describe('TrackingService.register', () => {
     expect(await storage.store.list({ top: 1 })).toEqual({ items: [] });
   });
 
+  it("answers the schema's refusal with the problems of the form that came closest", async () => {
+    const { service: svc } = service();
+    const location = `/customers/${guid()}/batchJobStatus/${guid()}`;
+    // Each of the three forms refuses `notify`; the ids form also lacks both ids. The closest
+    // forms' one problem is the answer, not the union's "Invalid input" or every form's list.
+    const error = await svc.register({ location, notify: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).problems).toEqual([
+      { field: 'notify', message: 'Invalid input: expected object, received string' },
+    ]);
+  });
+
   it('does bounded work for a huge links object', async () => {
     const { service: svc } = service();
     const links: Record<string, { uri: string }> = {};
