@@ -115,6 +115,35 @@ describe('summarizeBatch', () => {
     ]);
   });
 
+  it('orders by count first, then by code, whatever order the devices came in', () => {
+    const summary = summarizeBatch({
+      status: 'finished_with_errors',
+      devicesStatus: [
+        { status: 'failed', errorCode: 'HashNot4k' },
+        { status: 'failed' },
+        { status: 'failed', errorCode: '808' },
+        { status: 'failed' },
+        { status: 'failed' },
+      ],
+    });
+    expect(summary.errors.map((e) => [e.code, e.count])).toEqual([
+      ['unspecified', 3],
+      ['808', 1],
+      ['HashNot4k', 1],
+    ]);
+  });
+
+  it('counts codes past the 50th as one "Other" entry, and cuts a long status to 100 characters', () => {
+    const devicesStatus = [
+      ...Array.from({ length: 52 }, (_, i) => ({ status: 'failed', errorCode: `E${i}` })),
+      { status: 's'.repeat(150) },
+    ];
+    const summary = summarizeBatch({ status: 'finished', devicesStatus });
+    expect(summary.errors).toHaveLength(51);
+    expect(summary.errors.find((e) => e.code === 'other')).toMatchObject({ name: 'Other', count: 2 });
+    expect(summary.byStatus).toEqual({ failed: 52, ['s'.repeat(100)]: 1 });
+  });
+
   it('stays bounded whatever upstream sends', () => {
     const devicesStatus = Array.from({ length: 5000 }, (_, i) => ({
       status: `s${i}`,
