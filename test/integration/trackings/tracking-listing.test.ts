@@ -2,6 +2,7 @@ import { RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import type { BatchKey } from '../../../shared/partner-center/model.js';
 import { ValidationError } from '../../../shared/trackings/errors.js';
+import { MAX_LIST_TOP } from '../../../shared/trackings/model.js';
 import { ALL_PARTITION, listRowKey } from '../../../shared/trackings/tracking-entities.js';
 import { listHintEntities } from '../../../shared/trackings/tracking-listing.js';
 import { rejectionOf } from '../../support/rejection.js';
@@ -222,5 +223,25 @@ describe('TrackingListing hints', () => {
     await storage.records.listing.removeHints(k, T0.getTime());
     await storage.records.listing.removeHints(k, T0.getTime());
     expect(await allEntities(storage, 'list')).toEqual([]);
+  });
+});
+
+describe('TrackingListing filters', () => {
+  it('refuses a top outside 1..200 with one problem, before reading anything', async () => {
+    const storage = testStorage();
+    for (const top of [0, MAX_LIST_TOP + 1, 1.5]) {
+      const error = await rejectionOf(storage.store.list({ top }), ValidationError);
+      expect(error.problems).toEqual([{ field: 'top', message: 'must be a whole number from 1 to 200' }]);
+    }
+  });
+
+  it('asks the index for the state asked for: one page of top 1 finds the older cancelled tracking', async () => {
+    const storage = testStorage();
+    const [cancelled] = await registered(storage, 3);
+    await storage.store.cancel(cancelled as BatchKey, at(10_000));
+    // Newest first: two pending trackings are newer. Filtering the records alone would spend the
+    // one-item page on a pending one and answer nothing.
+    const page = await storage.store.list({ state: 'cancelled', top: 1 });
+    expect(page.items.map((r) => r.trackingId)).toEqual([cancelled?.trackingId]);
   });
 });
