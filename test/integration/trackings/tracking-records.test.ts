@@ -281,6 +281,26 @@ describe('TrackingRecords writeTerminal', () => {
     expect(await storage.results.get(record)).toEqual(finished);
   });
 
+  it("replaces a pending record and the sweep's own give-ups, never a cancel or a stored result", async () => {
+    const { records } = faultyStorage();
+    await records.tables.ensure();
+    const outcomes: Record<string, string | undefined> = {};
+    for (const state of ['pending', 'expired', 'not_found', 'cancelled', 'finished_with_errors'] as const) {
+      const record = { ...pending(), state };
+      await records.create(record);
+      outcomes[state] = (
+        await records.writeTerminal(record, finished, at(5), { by: 'lookup', checked: true })
+      )?.state;
+    }
+    expect(outcomes).toEqual({
+      pending: 'finished',
+      expired: 'finished',
+      not_found: 'finished',
+      cancelled: 'cancelled',
+      finished_with_errors: 'finished_with_errors',
+    });
+  });
+
   it('counts a check only when Partner Center was asked, and keeps the earlier start time', async () => {
     const { records } = faultyStorage();
     const [asked, resumed] = [pending(), { ...pending(), startedTime: at(-60_000).toISOString(), checks: 3 }];
