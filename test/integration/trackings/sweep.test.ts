@@ -307,6 +307,32 @@ describe('Sweeper', () => {
     expect(sims.partnerCenter.counters.total).toBe(2);
   });
 
+  it('maxClaimsPerRun counts claims only, not the stale entries skipped on the way', async () => {
+    const s = setup();
+    const finished = await registerBatches(s, 2, { advanceEveryCalls: 0 });
+    for (const k of finished) {
+      const details = sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails;
+      await s.storage.store.recordTerminal(k, details, new Date(T0 + 500));
+      // Stale entries (a crash before their removal), due before anything else.
+      await s.storage.clients.tableClient(s.storage.tables.due).upsertEntity({
+        partitionKey: 'due',
+        rowKey: `${String(T0 - 1000).padStart(15, '0')}_${k.customerId}_${k.trackingId}`,
+        ...k,
+      });
+    }
+    await registerBatches(s, 2, { statuses: ['processing'] });
+    s.clock.set(T0 + 1000);
+    sims.partnerCenter.reset();
+
+    const report = await s.sweeper({ maxClaimsPerRun: 2, concurrency: 1 }).run();
+    expect(report).toMatchObject({
+      skipped: 2,
+      claimed: 2,
+      stoppedEarly: false,
+    } satisfies Partial<SweepReport>);
+    expect(sims.partnerCenter.counters.total).toBe(2);
+  });
+
   it('backs off exponentially, with jitter, while the batch is not done', async () => {
     const s = setup();
     const [k] = await registerBatches(s, 1, { statuses: ['queued', 'processing'] });
