@@ -29,10 +29,25 @@ export interface StaticVerdict {
   fingerprint?: string;
 }
 
+/** Where a verdict applies: the mutated file and line, the mutator and its replacement (as stored). */
+export type VerdictPlace = Pick<StaticVerdict, 'file' | 'line' | 'mutator' | 'replacement'>;
+
+export function placeOf(file: string, mutant: Mutant): VerdictPlace {
+  return {
+    file,
+    line: mutant.location.start.line,
+    mutator: mutant.mutatorName,
+    replacement: (mutant.replacement ?? '').slice(0, 80),
+  };
+}
+
+export function samePlace(a: VerdictPlace, b: VerdictPlace): boolean {
+  return a.file === b.file && a.line === b.line && a.mutator === b.mutator && a.replacement === b.replacement;
+}
+
 /**
- * A verdict from an earlier check that still holds for this mutant: the same place, mutator and
- * replacement, given on the same sources (`fingerprint`). A run stopped by its time limit is no
- * verdict and is tried again.
+ * A verdict from an earlier check that still holds for this mutant: the same place, given on the
+ * same sources (`fingerprint`). A run stopped by its time limit is no verdict and is tried again.
  */
 export function earlierVerdict(
   earlier: readonly StaticVerdict[],
@@ -40,14 +55,9 @@ export function earlierVerdict(
   mutant: Mutant,
   fingerprint: string,
 ): StaticVerdict | undefined {
+  const place = placeOf(file, mutant);
   return earlier.find(
-    (v) =>
-      v.fingerprint === fingerprint &&
-      v.verdict !== 'unverified' &&
-      v.file === file &&
-      v.line === mutant.location.start.line &&
-      v.mutator === mutant.mutatorName &&
-      v.replacement === (mutant.replacement ?? '').slice(0, 80),
+    (v) => v.fingerprint === fingerprint && v.verdict !== 'unverified' && samePlace(v, place),
   );
 }
 

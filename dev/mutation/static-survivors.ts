@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { applyMutant, earlierVerdict, type Report, type StaticVerdict } from './report.js';
+import {
+  applyMutant,
+  earlierVerdict,
+  placeOf,
+  type Report,
+  type StaticVerdict,
+  samePlace,
+} from './report.js';
 
 /**
  * `npm run test:mutation:static -- <folder>`: re-tests the survivors Stryker cannot test itself.
@@ -92,10 +99,6 @@ function fingerprintOf(root: string, file: string, testFiles: readonly string[])
   return hash.digest('hex').slice(0, 16);
 }
 
-function samePlace(a: StaticVerdict, b: StaticVerdict): boolean {
-  return a.file === b.file && a.line === b.line && a.mutator === b.mutator && a.replacement === b.replacement;
-}
-
 function readVerdicts(root: string, name: string): StaticVerdict[] {
   const path = join(root, 'reports', 'mutation', `${name}.static.json`);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StaticVerdict[]) : [];
@@ -160,15 +163,7 @@ function main(): number {
       writeFileSync(join(copy, file), original);
       // Vitest exits 1 when a test fails; no status means the run was stopped (time limit): no verdict.
       const verdict = run === 0 ? 'survived' : run === 1 ? 'killed' : 'unverified';
-      verdicts.push({
-        file,
-        line: mutant.location.start.line,
-        mutator: mutant.mutatorName,
-        replacement: (mutant.replacement ?? '').slice(0, 80),
-        testFiles: files,
-        verdict,
-        fingerprint,
-      });
+      verdicts.push({ ...placeOf(file, mutant), testFiles: files, verdict, fingerprint });
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
       );

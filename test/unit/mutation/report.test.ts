@@ -64,6 +64,12 @@ describe('verdicts kept from an earlier check', () => {
     expect(earlierVerdict([{ ...given, verdict: 'unverified' }], 'shared/a.ts', regex, 'f1')).toBeUndefined();
   });
 
+  it('matches a long replacement by the 80 characters a verdict stores of it', () => {
+    const long = mutant([2, 17], [2, 24], `'${'x'.repeat(100)}'`);
+    const stored = { ...given, mutator: 'Regex', replacement: `'${'x'.repeat(79)}` };
+    expect(earlierVerdict([stored], 'shared/a.ts', long, 'f1')).toBe(stored);
+  });
+
   it('keeps a survived verdict as well as a killed one', () => {
     const survived = { ...given, verdict: 'survived' as const };
     expect(earlierVerdict([survived], 'shared/a.ts', regex, 'f1')).toBe(survived);
