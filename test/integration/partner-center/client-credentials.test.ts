@@ -1,7 +1,6 @@
 import type { GetTokenOptions } from '@azure/core-auth';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppCredential, KeyVaultCredentialSource } from '../../../shared/credentials/app-credential.js';
-import { PartnerCenterClient } from '../../../shared/partner-center/client.js';
 import type { RotatableCredential } from '../../../shared/partner-center/pipeline.js';
 import { developerSecretClient } from '../../support/simulators.js';
 import { waitFor } from '../../support/wait.js';
@@ -51,12 +50,7 @@ function observed(credential: AppCredential, options: { consent?: boolean } = {}
   return { wrapper, tokenRequests, invalidations, refusals };
 }
 
-function clientWith(credential: RotatableCredential) {
-  return new PartnerCenterClient(sims().partnerCenter.url, credential, {
-    retryOptions: { maxRetries: 0 },
-    onResponse: (info) => calls.push(info),
-  });
-}
+const clientWith = (credential: RotatableCredential) => fixture.client({}, { credential });
 
 const newBatch = () => fixture.newBatch(1);
 beforeEach(() => {

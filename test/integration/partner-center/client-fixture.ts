@@ -3,6 +3,7 @@ import type { RunningSimulators } from '../../../dev/simulators/index.js';
 import { PartnerCenterClient, type UpstreamCallInfo } from '../../../shared/partner-center/client.js';
 import { PartnerCenterError } from '../../../shared/partner-center/errors.js';
 import type { CallPriority } from '../../../shared/partner-center/model.js';
+import type { RotatableCredential } from '../../../shared/partner-center/pipeline.js';
 import { rejectionOf } from '../../support/rejection.js';
 import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
 
@@ -35,10 +36,14 @@ export function partnerCenterClientFixture() {
     sims: running,
     calls,
     throttles,
-    /** No retries, so each test sees each answer once. */
-    client(options: ClientOptions = {}, url = running().partnerCenter.url) {
-      const { entra, app } = running();
-      return new PartnerCenterClient(url, simulatorCredential(entra.url, app), {
+    /**
+     * No retries, so each test sees each answer once. By default on the simulators' Partner Center
+     * with a ClientSecretCredential of the app.
+     */
+    client(options: ClientOptions = {}, target: { url?: string; credential?: RotatableCredential } = {}) {
+      const { entra, app, partnerCenter } = running();
+      const credential = target.credential ?? simulatorCredential(entra.url, app);
+      return new PartnerCenterClient(target.url ?? partnerCenter.url, credential, {
         retryOptions: { maxRetries: 0 },
         onResponse: (info) => calls.push(info),
         onThrottled: (retryAfterMs, priority) => throttles.push({ retryAfterMs, priority }),

@@ -30,7 +30,7 @@ describe('PartnerCenterClient.getBatchStatus', () => {
     const batch = newBatch();
     const correlationId = crypto.randomUUID();
     const started = performance.now();
-    const answer = await client({}, `${partnerCenter().url}//`).getBatchStatus(
+    const answer = await client({}, { url: `${partnerCenter().url}//` }).getBatchStatus(
       batch.customerId,
       batch.trackingId,
       {
