@@ -8,6 +8,7 @@ import type { BatchStatusReader, BatchUploadDetails } from '../../../shared/part
 import type { TrackingRecord } from '../../../shared/trackings/model.js';
 import { ResultStore } from '../../../shared/trackings/result-store.js';
 import { Sweeper, type SweepReport } from '../../../shared/trackings/sweep.js';
+import { DUE_PARTITION, dueRowKey } from '../../../shared/trackings/tracking-entities.js';
 import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
 import {
   allEntities,
@@ -129,6 +130,13 @@ async function registerBatches(
     }),
   );
   return keys;
+}
+
+/** Writes a due entry for `k` at `dueMs` directly, as one left behind by a crash. */
+async function leaveDueEntry(s: Setup, k: { customerId: string; trackingId: string }, dueMs: number) {
+  await s.storage.clients
+    .tableClient(s.storage.tables.due)
+    .upsertEntity({ partitionKey: DUE_PARTITION, rowKey: dueRowKey(k, dueMs), ...k });
 }
 
 async function record(s: Setup, k: { customerId: string; trackingId: string }): Promise<TrackingRecord> {
@@ -314,11 +322,7 @@ describe('Sweeper', () => {
       const details = sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails;
       await s.storage.store.recordTerminal(k, details, new Date(T0 + 500));
       // Stale entries (a crash before their removal), due before anything else.
-      await s.storage.clients.tableClient(s.storage.tables.due).upsertEntity({
-        partitionKey: 'due',
-        rowKey: `${String(T0 - 1000).padStart(15, '0')}_${k.customerId}_${k.trackingId}`,
-        ...k,
-      });
+      await leaveDueEntry(s, k, T0 - 1000);
     }
     await registerBatches(s, 2, { statuses: ['processing'] });
     s.clock.set(T0 + 1000);
@@ -529,11 +533,7 @@ describe('Sweeper', () => {
     const details = sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails;
     await s.storage.store.recordTerminal(k, details, new Date(T0 + 500));
     // As if a crash had happened after the record was written but before its due entry was removed.
-    await s.storage.clients.tableClient(s.storage.tables.due).upsertEntity({
-      partitionKey: 'due',
-      rowKey: `${String(T0).padStart(15, '0')}_${k.customerId}_${k.trackingId}`,
-      ...k,
-    });
+    await leaveDueEntry(s, k, T0);
     s.clock.set(T0 + 1000);
 
     const report = await s.sweeper().run();
