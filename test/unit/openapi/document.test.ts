@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -193,6 +193,19 @@ describe('the document is generated from the schemas the code uses', () => {
     expect(
       documentValidator(doc, { $ref: '#/components/schemas/LivenessReport' }).safeParse(report).success,
     ).toBe(true);
+  });
+});
+
+describe('the committed contract', () => {
+  // Client generators and other teams read docs/openapi.json; a change of what is served (a field,
+  // a status, a description, a component name) has to be rewritten there and seen in review.
+  it('is the document the app serves (npm run openapi rewrites docs/openapi.json)', () => {
+    const committed = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../../docs/openapi.json', import.meta.url)), 'utf8'),
+    );
+    expect(doc, 'the served document differs from docs/openapi.json: run npm run openapi').toStrictEqual(
+      committed,
+    );
   });
 });
 
