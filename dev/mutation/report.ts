@@ -74,3 +74,56 @@ export function applyMutant(source: string, mutant: Mutant): string {
   const end = offsetOf(source, mutant.location.end);
   return source.slice(0, start) + (mutant.replacement ?? '') + source.slice(end);
 }
+
+/**
+ * The order a static mutant's test files run in: the unit tests first (seconds, no storage), the
+ * rest only if the unit tests let the mutant live. `--bail` stops at the first failure, so most
+ * killed mutants cost one short run.
+ */
+export function testTiers(files: readonly string[]): string[][] {
+  const unit = files.filter((file) => file.startsWith('test/unit/'));
+  const rest = files.filter((file) => !file.startsWith('test/unit/'));
+  return [unit, rest].filter((tier) => tier.length > 0);
+}
+
+export interface FileScore {
+  file: string;
+  /** Mutants that compile and were tested (killed, timed out, survived, not covered). */
+  valid: number;
+  /** Killed or timed out, by Stryker's count. */
+  detected: number;
+  /** Static survivors the static check killed. */
+  killedStatic: number;
+}
+
+const DETECTED = new Set(['Killed', 'Timeout']);
+const UNDETECTED = new Set(['Survived', 'NoCoverage']);
+
+/**
+ * Stryker's score per file, and the same with the static check's verdicts counted: a static
+ * survivor its tests kill when the module is loaded mutated is detected, like any other.
+ */
+export function scores(report: Report, verdicts: readonly StaticVerdict[]): FileScore[] {
+  return Object.entries(report.files)
+    .map(([file, { mutants }]) => {
+      const counted = mutants.filter((m) => DETECTED.has(m.status) || UNDETECTED.has(m.status));
+      const killedStatic = counted.filter(
+        (m) =>
+          m.status === 'Survived' &&
+          m.static === true &&
+          verdicts.some((v) => v.verdict === 'killed' && samePlace(v, placeOf(file, m))),
+      ).length;
+      return {
+        file,
+        valid: counted.length,
+        detected: counted.filter((m) => DETECTED.has(m.status)).length,
+        killedStatic,
+      };
+    })
+    .sort((a, b) => a.file.localeCompare(b.file));
+}
+
+/** Percent with one decimal; `n/a` when nothing was tested. */
+export function percent(part: number, whole: number): string {
+  return whole === 0 ? 'n/a' : `${((100 * part) / whole).toFixed(1)} %`;
+}

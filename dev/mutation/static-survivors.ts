@@ -1,15 +1,20 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { createVitest } from 'vitest/node';
 import {
   applyMutant,
   earlierVerdict,
+  type FileScore,
+  percent,
   placeOf,
   type Report,
   type StaticVerdict,
   samePlace,
+  scores,
+  testTiers,
 } from './report.js';
 
 /**
@@ -18,50 +23,58 @@ import {
  * A static mutant changes code that runs while its module loads (a constant, a regex, a table).
  * Stryker's vitest runner switches mutants on at run time, after the module has loaded, and cannot
  * reload it (stryker-js#6144, #6209), so such a mutant "survives" whatever the tests say. Here each
- * survivor that Stryker marked static is written into a copy of the project, and the test files
- * that reach the mutated file run against that copy: a failing run means the tests kill it. The result goes to
- * `reports/mutation/<folder>.static.json`; Stryker's own report is left as it is. A verdict given
- * before on the same mutated file and test files is kept (`--fresh` tests every one again: a change
- * in a test helper is not seen by the fingerprint).
+ * survivor that Stryker marked static is written into a copy of the committed sources, and the
+ * test files that load the mutated file run against it, unit tests first: a failing run means the
+ * tests kill it. The verdicts go to `reports/mutation/<folder>.static.json` (Stryker's own report
+ * is left as it is), and a table of scores with and without them is printed. A verdict given before
+ * on the same mutated file and test files is kept (`--fresh` tests every one again: a change in a
+ * test helper is not seen by the fingerprint).
  */
-
-/** Test files that cover each test id of the report. */
-function testFileOf(report: Report): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const [file, { tests }] of Object.entries(report.testFiles ?? {})) {
-    for (const test of tests) files.set(test.id, file);
-  }
-  return files;
-}
 
 /**
- * The test files that reach any code of `file`. A static mutant's own coverage names only the tests
- * that happened to load its module first, not the ones that check what it sets up.
+ * The test files that load `file` (its importers, to any depth), listed by vitest itself from the
+ * mutation test config. A static mutant acts while its module loads, so any of them can see it;
+ * Stryker's coverage of it names only the tests that happened to load the module first.
  */
-function testFilesReaching(report: Report, file: string, testFiles: Map<string, string>): string[] {
-  const ids = new Set((report.files[file]?.mutants ?? []).flatMap((m) => m.coveredBy ?? []));
-  return [
-    ...new Set([...ids].map((id) => testFiles.get(id)).filter((f): f is string => f !== undefined)),
-  ].sort();
+async function testFilesLoading(copy: string, file: string): Promise<string[]> {
+  const vitest = await createVitest(
+    'test',
+    {
+      root: copy,
+      config: join(copy, 'vitest.mutation.config.ts'),
+      related: [join(copy, file)],
+      watch: false,
+    },
+    {},
+    {},
+  );
+  try {
+    const specifications = await vitest.getRelevantTestSpecifications();
+    return [...new Set(specifications.map((s) => relative(copy, s.moduleId)))].sort();
+  } finally {
+    await vitest.close();
+  }
 }
 
-/** A copy of the project's sources (node_modules linked) where mutants can be written safely. */
-function projectCopy(root: string): string {
+/** What a test run needs of the project. */
+const COPIED = new Set([
+  ...['shared', 'test', 'dev', 'functions', 'bench', 'cli', 'docs', 'infra'],
+  ...['package.json', 'tsconfig.json', 'tsconfig.test.json', 'vitest.config.ts', 'vitest.mutation.config.ts'],
+]);
+
+/** The committed sources (HEAD; node_modules linked): verdicts are about a commit, not a work tree. */
+function projectCopy(root: string): { copy: string; commit: string } {
   const copy = mkdtempSync(join(tmpdir(), 'mutation-static-'));
-  for (const entry of ['shared', 'test', 'dev', 'functions', 'bench', 'cli', 'docs', 'infra']) {
-    if (existsSync(join(root, entry))) cpSync(join(root, entry), join(copy, entry), { recursive: true });
-  }
-  for (const file of [
-    'package.json',
-    'tsconfig.json',
-    'tsconfig.test.json',
-    'vitest.config.ts',
-    'vitest.mutation.config.ts',
-  ]) {
-    if (existsSync(join(root, file))) cpSync(join(root, file), join(copy, file));
-  }
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  const tree = execFileSync('git', ['ls-tree', '--name-only', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  const entries = tree.split('\n').filter((entry) => COPIED.has(entry));
+  const archive = execFileSync('git', ['archive', '--format=tar', 'HEAD', ...entries], {
+    cwd: root,
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  execFileSync('tar', ['-x', '-C', copy], { input: archive });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
-  return copy;
+  return { copy, commit };
 }
 
 /** Runs `files` with the mutation test config in `copy`; the exit status (0: all passed). */
@@ -111,7 +124,7 @@ function writeVerdicts(root: string, name: string, verdicts: StaticVerdict[]): v
   );
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const fresh = args.includes('--fresh');
   const folder = args.find((arg) => !arg.startsWith('--'));
@@ -123,46 +136,63 @@ function main(): number {
   const name = folder.replaceAll('/', '-');
   const reportPath = join(root, 'reports', 'mutation', `${name}.incremental.json`);
   const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
-  const testFiles = testFileOf(report);
   const candidates = Object.entries(report.files).flatMap(([file, { mutants }]) =>
     mutants.filter((m) => m.status === 'Survived' && m.static).map((mutant) => ({ file, mutant })),
   );
-  process.stdout.write(`${candidates.length} static survivors in shared/${folder}\n`);
-
   const earlier = fresh ? [] : readVerdicts(root, name);
-  const copy = projectCopy(root);
+  const { copy, commit } = projectCopy(root);
+  process.stdout.write(`${candidates.length} static survivors in shared/${folder}, checked on ${commit}\n`);
   const verdicts: StaticVerdict[] = [];
-  const baselines = new Map<string, boolean>();
+  const loading = new Map<string, string[]>();
+  // Control: a tier's tests pass on the unmutated copy, so a failure below is the mutant's doing.
+  const controls = new Map<string, boolean>();
+  const passesUnmutated = (tier: string[]): boolean => {
+    const key = tier.join(' ');
+    if (!controls.has(key)) {
+      controls.set(key, runTests(root, copy, tier, (output) => process.stdout.write(`${output}\n`)) === 0);
+    }
+    return controls.get(key)!;
+  };
   try {
     for (const { file, mutant } of candidates) {
-      const original = readFileSync(join(root, file), 'utf8');
+      const original = readFileSync(join(copy, file), 'utf8');
       if (original !== report.files[file]?.source) {
         process.stdout.write(`stale    ${file}:${mutant.location.start.line} (changed since the run)\n`);
         continue;
       }
-      const files = testFilesReaching(report, file, testFiles);
-      const fingerprint = fingerprintOf(root, file, files);
+      if (!loading.has(file)) loading.set(file, await testFilesLoading(copy, file));
+      const files = loading.get(file)!;
+      const fingerprint = fingerprintOf(copy, file, files);
       const kept = earlierVerdict(earlier, file, mutant, fingerprint);
       if (kept) {
         verdicts.push(kept);
         process.stdout.write(`${kept.verdict.padEnd(8)} ${file}:${kept.line} ${kept.mutator} (kept)\n`);
         continue;
       }
-      // Control: the same tests pass on the unmutated copy, so a failure below is the mutant's doing.
-      const key = files.join(' ');
-      if (!baselines.has(key)) {
-        const passed = runTests(root, copy, files, (output) => process.stdout.write(`${output}\n`)) === 0;
-        baselines.set(key, passed);
+      let verdict: StaticVerdict['verdict'] | 'skipped' = 'survived';
+      writeFileSync(join(copy, file), applyMutant(original, mutant));
+      try {
+        for (const tier of testTiers(files)) {
+          // The control runs unmutated, so the file is put back for it.
+          writeFileSync(join(copy, file), original);
+          if (!passesUnmutated(tier)) {
+            verdict = 'skipped';
+            break;
+          }
+          writeFileSync(join(copy, file), applyMutant(original, mutant));
+          const run = runTests(root, copy, tier);
+          // Vitest exits 1 when a test fails; no status means the run was stopped (time limit).
+          if (run === 1) verdict = 'killed';
+          else if (run !== 0) verdict = 'unverified';
+          if (run !== 0) break;
+        }
+      } finally {
+        writeFileSync(join(copy, file), original);
       }
-      if (!baselines.get(key)) {
+      if (verdict === 'skipped') {
         process.stdout.write(`skipped  ${file}:${mutant.location.start.line} (its tests fail unmutated)\n`);
         continue;
       }
-      writeFileSync(join(copy, file), applyMutant(original, mutant));
-      const run = runTests(root, copy, files);
-      writeFileSync(join(copy, file), original);
-      // Vitest exits 1 when a test fails; no status means the run was stopped (time limit): no verdict.
-      const verdict = run === 0 ? 'survived' : run === 1 ? 'killed' : 'unverified';
       verdicts.push({ ...placeOf(file, mutant), testFiles: files, verdict, fingerprint });
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
@@ -181,9 +211,31 @@ function main(): number {
   const unverified = verdicts.filter((v) => v.verdict === 'unverified').length;
   writeVerdicts(root, name, verdicts);
   process.stdout.write(
-    `${killed} of ${verdicts.length} static survivors are killed by their tests (${unverified} ran out of time)\n`,
+    `${killed} of ${verdicts.length} static survivors are killed by their tests (${unverified} ran out of time)\n\n`,
   );
+  process.stdout.write(scoreTable(report, verdicts));
   return 0;
 }
 
-process.exitCode = main();
+/** Stryker's score and the score with the static verdicts, per file and for the folder (markdown). */
+function scoreTable(report: Report, verdicts: readonly StaticVerdict[]): string {
+  const rows = scores(report, verdicts);
+  const total = rows.reduce(
+    (sum, row) => ({
+      valid: sum.valid + row.valid,
+      detected: sum.detected + row.detected,
+      killedStatic: sum.killedStatic + row.killedStatic,
+    }),
+    { valid: 0, detected: 0, killedStatic: 0 },
+  );
+  const line = (label: string, row: Omit<FileScore, 'file'>) =>
+    `| ${label} | ${row.valid} | ${row.detected} | ${percent(row.detected, row.valid)} | ${row.killedStatic} | ${percent(row.detected + row.killedStatic, row.valid)} |\n`;
+  return [
+    '| file | tested | detected | Stryker | static killed | with static |\n',
+    '| --- | --: | --: | --: | --: | --: |\n',
+    ...rows.map((row) => line(`\`${row.file}\``, row)),
+    line('**all**', total),
+  ].join('');
+}
+
+process.exitCode = await main();

@@ -4,7 +4,10 @@ import {
   earlierVerdict,
   type Mutant,
   offsetOf,
+  percent,
   type StaticVerdict,
+  scores,
+  testTiers,
 } from '../../../dev/mutation/report.js';
 
 const source = "const a = 'x';\nconst PATTERN = /^ab$/i;\nexport const b = 2;\n";
@@ -73,5 +76,60 @@ describe('verdicts kept from an earlier check', () => {
   it('keeps a survived verdict as well as a killed one', () => {
     const survived = { ...given, verdict: 'survived' as const };
     expect(earlierVerdict([survived], 'shared/a.ts', regex, 'f1')).toBe(survived);
+  });
+});
+
+describe("the order a static mutant's test files run in", () => {
+  it('runs the unit tests first and leaves out an empty tier', () => {
+    expect(
+      testTiers(['test/integration/a.test.ts', 'test/unit/b.test.ts', 'test/unit/c/d.test.ts']),
+    ).toStrictEqual([['test/unit/b.test.ts', 'test/unit/c/d.test.ts'], ['test/integration/a.test.ts']]);
+    expect(testTiers(['test/integration/a.test.ts'])).toStrictEqual([['test/integration/a.test.ts']]);
+    expect(testTiers([])).toStrictEqual([]);
+  });
+});
+
+describe('scores with the static verdicts', () => {
+  const at = (line: number, status: string, isStatic = false): Mutant => ({
+    ...mutant([line, 1], [line, 2], `r${line}`),
+    status,
+    static: isStatic,
+  });
+  const report = {
+    files: {
+      'shared/b.ts': { source, mutants: [at(1, 'Killed'), at(2, 'CompileError'), at(3, 'NoCoverage')] },
+      'shared/a.ts': {
+        source,
+        mutants: [at(1, 'Timeout'), at(2, 'Survived', true), at(3, 'Survived', true), at(4, 'Survived')],
+      },
+    },
+  };
+  const verdict = (file: string, line: number, outcome: StaticVerdict['verdict']): StaticVerdict => ({
+    file,
+    line,
+    mutator: 'Regex',
+    replacement: `r${line}`,
+    testFiles: [],
+    verdict: outcome,
+  });
+
+  it('counts what compiles, and a static survivor as detected only when its tests killed it', () => {
+    const verdicts = [
+      verdict('shared/a.ts', 2, 'killed'),
+      verdict('shared/a.ts', 3, 'survived'),
+      // Same place in another file, and a non-static survivor: neither counts.
+      verdict('shared/b.ts', 2, 'killed'),
+      verdict('shared/a.ts', 4, 'killed'),
+    ];
+    expect(scores(report, verdicts)).toStrictEqual([
+      { file: 'shared/a.ts', valid: 4, detected: 1, killedStatic: 1 },
+      { file: 'shared/b.ts', valid: 2, detected: 1, killedStatic: 0 },
+    ]);
+  });
+
+  it('prints a percent with one decimal, and n/a for nothing tested', () => {
+    expect(percent(767, 908)).toBe('84.5 %');
+    expect(percent(1, 3)).toBe('33.3 %');
+    expect(percent(0, 0)).toBe('n/a');
   });
 });
