@@ -1,13 +1,16 @@
+import { type PipelinePolicy, type PipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importRecords } from '../../../bench/support/import-records.js';
 import type { RunningSimulators } from '../../../dev/simulators/index.js';
+import { PartnerBudget } from '../../../shared/budget/partner-budget.js';
 import type { SweepSettings } from '../../../shared/config/settings.js';
-import { silentLog } from '../../../shared/diagnostics/log.js';
+import { type Log, type LogProperties, silentLog } from '../../../shared/diagnostics/log.js';
 import { PartnerCenterClient } from '../../../shared/partner-center/client.js';
 import type { BatchStatusReader, BatchUploadDetails } from '../../../shared/partner-center/model.js';
 import type { TrackingRecord } from '../../../shared/trackings/model.js';
 import { ResultStore } from '../../../shared/trackings/result-store.js';
-import { Sweeper, type SweepReport } from '../../../shared/trackings/sweep.js';
+import { Sweeper, type SweeperOptions, type SweepReport } from '../../../shared/trackings/sweep.js';
+import { SweepScheduler } from '../../../shared/trackings/sweep-scheduler.js';
 import { DUE_PARTITION, dueRowKey } from '../../../shared/trackings/tracking-entities.js';
 import { simulatorCredential, startTestSimulators } from '../../support/simulators.js';
 import {
@@ -71,6 +74,77 @@ class CrashAfterResultWrite extends ResultStore {
   }
 }
 
+/** Fails `getsToFail` reads of a stored result (a blob outage), then reads normally. */
+class FlakyResults extends ResultStore {
+  getsToFail = 0;
+  override async get(...args: Parameters<ResultStore['get']>): Promise<BatchUploadDetails | undefined> {
+    if (this.getsToFail > 0) {
+      this.getsToFail -= 1;
+      throw new RestError('Injected blob outage', { statusCode: 503 });
+    }
+    return super.get(...args);
+  }
+}
+
+/** Counts the reads of stored results. */
+class CountingResults extends ResultStore {
+  gets = 0;
+  override get(...args: Parameters<ResultStore['get']>): Promise<BatchUploadDetails | undefined> {
+    this.gets += 1;
+    return super.get(...args);
+  }
+}
+
+/** Counts the claims the sweep starts. */
+class CountingScheduler extends SweepScheduler {
+  started = 0;
+  override claim(...args: Parameters<SweepScheduler['claim']>) {
+    this.started += 1;
+    return super.claim(...args);
+  }
+}
+
+/** Table requests that fail as in an outage (503, not retried) while `fails` picks them. */
+class TableOutage {
+  fails: (request: PipelineRequest, path: string) => boolean = () => false;
+  readonly policy: PipelinePolicy = {
+    name: 'tableOutage',
+    sendRequest: async (request, next) => {
+      if (this.fails(request, decodeURIComponent(new URL(request.url).pathname))) {
+        throw new RestError('Injected storage outage', { statusCode: 503, request });
+      }
+      return next(request);
+    },
+  };
+}
+
+/** The sweep's warnings, as an operator reads them. */
+class Warnings implements Log {
+  readonly lines: { message: string; properties?: LogProperties }[] = [];
+  readonly info = () => {};
+  readonly error = () => {};
+  readonly warn = (message: string, properties?: LogProperties) => {
+    this.lines.push({ message, properties });
+  };
+}
+
+/** A whole report: the counts given, every other count 0. */
+function fullReport(counts: Partial<SweepReport>): SweepReport {
+  return {
+    claimed: 0,
+    finished: 0,
+    stillPending: 0,
+    errors: 0,
+    throttled: 0,
+    expired: 0,
+    notFound: 0,
+    skipped: 0,
+    durationMs: 0,
+    stoppedEarly: false,
+    ...counts,
+  };
+}
+
 let sims: RunningSimulators;
 let client: PartnerCenterClient;
 
@@ -91,8 +165,13 @@ interface Setup {
   storage: TestStorage;
   clock: FakeClock;
   reader: RecordingReader;
-  sweeper: (overrides?: Partial<SweepSettings> & { storage?: TestStorage; random?: () => number }) => Sweeper;
+  sweeper: (overrides?: SweeperOverrides) => Sweeper;
 }
+
+type SweeperOverrides = Partial<SweepSettings> & {
+  storage?: TestStorage;
+  random?: () => number;
+} & Pick<Partial<SweeperOptions>, 'reader' | 'log' | 'gate' | 'pageSize'>;
 
 function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
   const storage = testStorage(options);
@@ -102,15 +181,18 @@ function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
     storage,
     clock,
     reader,
-    sweeper: ({ storage: other, random, ...settings } = {}) =>
+    sweeper: ({ storage: other, random, reader: otherReader, log, gate, pageSize, ...settings } = {}) =>
       new Sweeper({
         scheduler: (other ?? storage).scheduler,
         results: (other ?? storage).results,
-        reader,
+        reader: otherReader ?? reader,
         settings: { ...SETTINGS, ...settings },
         clock: clock.now,
         random: random ?? (() => 0.5),
         sleep: clock.sleep,
+        log,
+        gate,
+        pageSize,
       }),
   };
 }
@@ -137,6 +219,18 @@ async function leaveDueEntry(s: Setup, k: { customerId: string; trackingId: stri
   await s.storage.clients
     .tableClient(s.storage.tables.due)
     .upsertEntity({ partitionKey: DUE_PARTITION, rowKey: dueRowKey(k, dueMs), ...k });
+}
+
+/** Claims `k` at `atMs` as a sweep would that dies right after its claim. */
+async function claimAndDie(s: Setup, k: { customerId: string; trackingId: string }, atMs: number) {
+  for await (const page of s.storage.scheduler.dueEntries(new Date(atMs))) {
+    const entry = page.find((e) => e.key.trackingId === k.trackingId);
+    if (!entry) continue;
+    const outcome = await s.storage.scheduler.claim(entry, new Date(atMs), SETTINGS.leaseMs);
+    if (!outcome.claimed) throw new Error(`not claimed: ${outcome.reason}`);
+    return;
+  }
+  throw new Error('not due');
 }
 
 async function record(s: Setup, k: { customerId: string; trackingId: string }): Promise<TrackingRecord> {
@@ -596,5 +690,504 @@ describe('Sweeper', () => {
     expect(report).toMatchObject({ claimed: 1, finished: 0, skipped: 1 });
     expect((await record(s, k)).state).toBe('cancelled');
     expect(await allEntities(s.storage, 'due')).toEqual([]);
+  });
+});
+
+describe('Sweeper: how much it takes on at once', () => {
+  it('checks up to `concurrency` trackings at the same time', async () => {
+    const s = setup();
+    await registerBatches(s, 8, { advanceEveryCalls: 0 });
+    const scheduler = new CountingScheduler(s.storage.records);
+    // The first checks wait until every tracking claimed so far is being checked: the most
+    // checks the sweep lets overlap then all overlap.
+    let arrived = 0;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let releaseFirst = () => {};
+    const firstArrived = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const reader: BatchStatusReader = {
+      getBatchStatus: async (...args) => {
+        arrived += 1;
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        if (arrived >= scheduler.started) releaseFirst();
+        try {
+          await firstArrived;
+          return await client.getBatchStatus(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    s.clock.set(T0 + 1000);
+    const sweeper = new Sweeper({
+      scheduler,
+      results: s.storage.results,
+      reader,
+      settings: { ...SETTINGS, concurrency: 4 },
+      clock: s.clock.now,
+      random: () => 0.5,
+    });
+
+    const report = await sweeper.run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 8, finished: 8 }));
+    expect(mostInFlight).toBe(4);
+  });
+
+  it('reads the due index a page of `pageSize` at a time, and stops reading where it stops claiming', async () => {
+    const counter = new StorageCounter();
+    const s = setup({ observer: counter.observer });
+    await registerBatches(s, 6, { statuses: ['processing'] });
+    s.clock.set(T0 + 1000);
+    counter.reset();
+
+    const report = await s.sweeper({ pageSize: 2, maxClaimsPerRun: 2, concurrency: 1 }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 2, stillPending: 2, stoppedEarly: true }));
+    // The second page holds the entry it stopped at; the third is never taken in.
+    expect(counter.events.filter((e) => e.table === 'due' && e.operation === 'query')).toEqual([
+      { table: 'due', operation: 'query', entities: 2 },
+      { table: 'due', operation: 'query', entities: 2 },
+    ]);
+  });
+
+  it('a check that ends exactly at the deadline is the last one of the run', async () => {
+    const s = setup();
+    await registerBatches(s, 4, { statuses: ['processing'] });
+    s.clock.set(T0 + 1000);
+    // Each upstream call "takes" 10 s of test time: the second one ends at the 20 s deadline.
+    const slow: BatchStatusReader = {
+      getBatchStatus: async (...args) => {
+        const response = await s.reader.getBatchStatus(...args);
+        s.clock.set(s.clock.ms + 10_000);
+        return response;
+      },
+    };
+
+    const report = await s.sweeper({ reader: slow, concurrency: 1, timeBudgetMs: 20_000 }).run();
+
+    expect(report).toStrictEqual(
+      fullReport({ claimed: 2, stillPending: 2, durationMs: 20_000, stoppedEarly: true }),
+    );
+    expect(sims.partnerCenter.counters.total).toBe(2);
+  });
+
+  it('an entry whose claim fails does not count against maxClaimsPerRun', async () => {
+    const s = setup();
+    const bad = { customerId: guid(), trackingId: guid() };
+    // Due first, so that the failed claim comes before the others.
+    await s.storage.store.register(bad, {}, new Date(T0 - 1000));
+    await s.storage.clients
+      .tableClient(s.storage.tables.trackings)
+      .upsertEntity({ partitionKey: bad.customerId, rowKey: bad.trackingId, state: 'exploded' }, 'Merge');
+    await registerBatches(s, 2, { statuses: ['processing'] });
+    s.clock.set(T0 + 1000);
+
+    const report = await s.sweeper({ maxClaimsPerRun: 2, concurrency: 1 }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 2, stillPending: 2, errors: 1 }));
+    expect(sims.partnerCenter.counters.total).toBe(2);
+  });
+
+  it("another instance's throttling pause that outlasts the time budget holds the sweep back before any claim", async () => {
+    const s = setup();
+    const keys = await registerBatches(s, 3, { advanceEveryCalls: 0 });
+    s.clock.set(T0 + 1000);
+    const budget = new PartnerBudget({ maxCallsPerMinute: 600, now: () => s.clock.ms, sleep: s.clock.sleep });
+    budget.throttled(SETTINGS.timeBudgetMs + MINUTE, 'caller');
+
+    const report = await s.sweeper({ gate: budget }).run();
+
+    expect(report).toStrictEqual(fullReport({ stoppedEarly: true }));
+    expect(sims.partnerCenter.counters.total).toBe(0);
+    for (const k of keys) {
+      expect(await record(s, k)).toMatchObject({
+        state: 'pending',
+        checks: 0,
+        nextCheckAt: new Date(T0).toISOString(),
+      });
+    }
+  });
+});
+
+describe('Sweeper: throttling', () => {
+  it('a tracking throttled three times in one run is rescheduled for after the pause, not tried a fourth time', async () => {
+    const s = setup();
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0 });
+    if (!k) throw new Error('no key');
+    sims.partnerCenter.inject(
+      { kind: 'throttle', retryAfterSeconds: 7 },
+      { times: 3, trackingId: k.trackingId },
+    );
+    s.clock.set(T0 + 1000);
+
+    const report = await s.sweeper().run();
+
+    expect(report).toStrictEqual(
+      fullReport({ claimed: 1, stillPending: 1, throttled: 3, durationMs: 14_000 }),
+    );
+    expect(s.reader.calls.map((c) => c.atMs)).toEqual([T0 + 1000, T0 + 8000, T0 + 15_000]);
+    expect(s.clock.sleeps).toEqual([7000, 7000]);
+    const throttled = await record(s, k);
+    expect(throttled).toMatchObject({
+      state: 'pending',
+      checks: 1,
+      nextCheckAt: new Date(T0 + 22_000).toISOString(),
+      lastError: { status: 429, failure: 'throttled', at: new Date(T0 + 15_000).toISOString() },
+    });
+
+    s.clock.set(T0 + 22_000);
+    expect(await s.sweeper().run()).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
+  });
+
+  it('a Retry-After pause that ends exactly at the deadline stops the sweep too', async () => {
+    const s = setup();
+    await registerBatches(s, 2, { advanceEveryCalls: 0 });
+    sims.partnerCenter.inject({ kind: 'throttle', retryAfterSeconds: 60 }, { times: 1 });
+    s.clock.set(T0 + 1000);
+
+    const report = await s.sweeper({ concurrency: 1, timeBudgetMs: 60_000 }).run();
+
+    expect(report).toStrictEqual(
+      fullReport({ claimed: 1, stillPending: 1, throttled: 1, stoppedEarly: true }),
+    );
+    expect(s.clock.sleeps).toEqual([]);
+    expect(sims.partnerCenter.counters.total).toBe(1);
+  });
+
+  it('without an injected sleep, an abort during a Retry-After pause ends the wait at once', async () => {
+    const s = setup();
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0 });
+    if (!k) throw new Error('no key');
+    sims.partnerCenter.inject({ kind: 'throttle', retryAfterSeconds: 300 }, { times: 1 });
+    const controller = new AbortController();
+    const reader: BatchStatusReader = {
+      getBatchStatus: async (...args) => {
+        try {
+          return await client.getBatchStatus(...args);
+        } catch (error) {
+          // The host shuts down once the sweep has taken the 429 in (and begun its wait).
+          setImmediate(() => controller.abort());
+          throw error;
+        }
+      },
+    };
+    // A clock that moves a millisecond each time it is read.
+    let ms = T0 + 1000;
+    const sweeper = new Sweeper({
+      scheduler: s.storage.scheduler,
+      results: s.storage.results,
+      reader,
+      settings: SETTINGS,
+      clock: () => new Date(ms++),
+      random: () => 0.5,
+    });
+
+    const report = await sweeper.run({ abortSignal: controller.signal });
+
+    expect(report).toStrictEqual(
+      fullReport({
+        claimed: 1,
+        stillPending: 1,
+        throttled: 1,
+        durationMs: expect.any(Number),
+        stoppedEarly: true,
+      }),
+    );
+    expect(upstreamCalls(k.trackingId)).toBe(1);
+    const paused = await record(s, k);
+    expect(paused.lastError).toMatchObject({ status: 429, failure: 'throttled' });
+    // Back when the pause ends: 300 s after the 429.
+    expect(Date.parse(paused.nextCheckAt ?? '') - Date.parse(paused.lastError?.at ?? '')).toBe(300_000);
+  });
+});
+
+describe('Sweeper: what goes wrong on the way', () => {
+  it('a tracking whose claim fails on a storage error stays due at its time for the next run', async () => {
+    const outage = new TableOutage();
+    const s = setup({ tablePolicies: [outage.policy] });
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0 });
+    if (!k) throw new Error('no key');
+    const recordPath = `/${s.storage.tables.trackings}(PartitionKey='${k.customerId}',RowKey='${k.trackingId}')`;
+    let failures = 1;
+    outage.fails = (request, path) => request.method === 'GET' && path.endsWith(recordPath) && failures-- > 0;
+    s.clock.set(T0 + 1000);
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ errors: 1 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Could not claim a due tracking; it stays due',
+        properties: { ...k, error: 'RestError: Injected storage outage' },
+      },
+    ]);
+    expect((await allEntities(s.storage, 'due')).map((e) => e.rowKey)).toEqual([dueRowKey(k, T0)]);
+    expect(await s.sweeper().run()).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
+  });
+
+  it('an unexpected error while checking is logged; a Partner Center error is only recorded', async () => {
+    const s = setup();
+    const [broken, failing] = await registerBatches(s, 2, { advanceEveryCalls: 0 });
+    if (!broken || !failing) throw new Error('no keys');
+    sims.partnerCenter.inject(
+      { kind: 'status', status: 500, code: '500', description: 'boom' },
+      { trackingId: failing.trackingId },
+    );
+    const reader: BatchStatusReader = {
+      getBatchStatus: (customerId, trackingId, options) => {
+        if (trackingId === broken.trackingId) throw new TypeError('a bug in the client');
+        return client.getBatchStatus(customerId, trackingId, options);
+      },
+    };
+    s.clock.set(T0 + 1000);
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ reader, log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 2, errors: 2 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Unexpected error while checking a tracking',
+        properties: { ...broken, error: 'TypeError: a bug in the client' },
+      },
+    ]);
+    expect((await record(s, broken)).lastError).toEqual({
+      at: new Date(T0 + 1000).toISOString(),
+      message: 'Unexpected error while checking the batch status',
+      failure: 'internal',
+    });
+    expect((await record(s, failing)).lastError).toMatchObject({ status: 500, failure: 'http' });
+  });
+
+  it('a tracking deleted while claimed is reported, and not written back', async () => {
+    const s = setup();
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0 });
+    if (!k) throw new Error('no key');
+    const deleting: BatchStatusReader = {
+      getBatchStatus: async (...args) => {
+        const response = await client.getBatchStatus(...args);
+        await s.storage.clients
+          .tableClient(s.storage.tables.trackings)
+          .deleteEntity(k.customerId, k.trackingId);
+        return response;
+      },
+    };
+    s.clock.set(T0 + 1000);
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ reader: deleting, log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 1, errors: 1 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Checking a tracking failed; it is retried when its lease ends',
+        properties: {
+          ...k,
+          error: `Error: Tracking ${k.customerId}/${k.trackingId} disappeared while claimed`,
+        },
+      },
+    ]);
+    expect(await s.storage.store.get(k)).toBeUndefined();
+  });
+
+  it('due-index updates that cannot be written are logged, and redone by the next sweep', async () => {
+    const outage = new TableOutage();
+    const s = setup({ tablePolicies: [outage.policy] });
+    const keys = await registerBatches(s, 2, { statuses: ['processing'] });
+    const duePath = `/${s.storage.tables.due}(`;
+    outage.fails = (request, path) =>
+      request.method !== 'GET' && (path.endsWith('/$batch') || path.includes(duePath));
+    s.clock.set(T0 + 1000);
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 2, stillPending: 2 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Some due-index updates could not be written; the next sweep redoes them',
+        properties: { error: 'AggregateError: 2 due-index update(s) could not be written' },
+      },
+    ]);
+    // The entries that made them due still stand...
+    const old = keys.map((k) => dueRowKey(k, T0)).sort();
+    expect((await allEntities(s.storage, 'due')).map((e) => e.rowKey).sort()).toEqual(old);
+
+    // ...and the next sweep moves them to the records' next checks.
+    outage.fails = () => false;
+    expect(await s.sweeper().run()).toStrictEqual(fullReport({ skipped: 2 }));
+    const next = [];
+    for (const k of keys) next.push(dueRowKey(k, Date.parse((await record(s, k)).nextCheckAt ?? '')));
+    expect((await allEntities(s.storage, 'due')).map((e) => e.rowKey).sort()).toEqual(next.sort());
+  });
+
+  it('a run aborted at the moment its tracking fell due gives it back due, with no check counted', async () => {
+    const s = setup();
+    const keys = await registerBatches(s, 3, { advanceEveryCalls: 0 });
+    const controller = new AbortController();
+    const aborting: BatchStatusReader = {
+      getBatchStatus: (customerId, trackingId, options) => {
+        controller.abort();
+        return client.getBatchStatus(customerId, trackingId, options);
+      },
+    };
+    // Registered at T0, due at T0: given back at T0, it goes back to the entry it came from.
+    s.clock.set(T0);
+
+    const report = await s
+      .sweeper({ reader: aborting, concurrency: 1 })
+      .run({ abortSignal: controller.signal });
+
+    expect(report).toStrictEqual(fullReport({ claimed: 1, stillPending: 1, stoppedEarly: true }));
+    for (const k of keys) {
+      expect(await record(s, k)).toEqual({
+        ...k,
+        state: 'pending',
+        registeredAt: new Date(T0).toISOString(),
+        nextCheckAt: new Date(T0).toISOString(),
+        checks: 0,
+      });
+    }
+    const due = keys.map((k) => dueRowKey(k, T0)).sort();
+    expect((await allEntities(s.storage, 'due')).map((e) => e.rowKey).sort()).toEqual(due);
+    expect(await s.sweeper().run()).toStrictEqual(fullReport({ claimed: 3, finished: 3 }));
+  });
+
+  it("expired trackings leave the due index in one transaction with the run's other due-index changes", async () => {
+    const counter = new StorageCounter();
+    const s = setup({ observer: counter.observer });
+    await registerBatches(s, 3, { statuses: ['processing'] });
+    s.clock.set(T0 + SETTINGS.maxTrackingAgeMs);
+    counter.reset();
+
+    const report = await s.sweeper().run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 3, expired: 3 }));
+    expect(counter.events.filter((e) => e.table === 'due')).toEqual([
+      { table: 'due', operation: 'query', entities: 3 },
+      { table: 'due', operation: 'transaction', entities: 3 },
+    ]);
+    expect(await allEntities(s.storage, 'due')).toEqual([]);
+  });
+});
+
+describe('Sweeper: results a crashed run stored', () => {
+  it('only a claim whose predecessor died looks in the result store', async () => {
+    let results: CountingResults | undefined;
+    const s = setup({
+      results: (clients, container) => {
+        results = new CountingResults({
+          container: clients.containerClient(container),
+          ensure: () => clients.ensureContainer(container),
+        });
+        return results;
+      },
+    });
+    const [resumed, fresh] = await registerBatches(s, 2, { advanceEveryCalls: 0 });
+    if (!resumed || !fresh || !results) throw new Error('no setup');
+    await claimAndDie(s, resumed, T0 + 1000);
+    s.clock.set(T0 + 1000 + SETTINGS.leaseMs);
+
+    const report = await s.sweeper().run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 2, finished: 2 }));
+    expect(results.gets).toBe(1);
+    expect(upstreamCalls(resumed.trackingId)).toBe(1);
+    expect(upstreamCalls(fresh.trackingId)).toBe(1);
+  });
+
+  it('a stored result that is not terminal is not trusted: the sweep asks Partner Center', async () => {
+    const s = setup();
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0, devices: 3 });
+    if (!k) throw new Error('no key');
+    await claimAndDie(s, k, T0 + 1000);
+    const upstream = sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails;
+    await s.storage.results.put(k, { ...upstream, status: 'processing' });
+    s.clock.set(T0 + 1000 + SETTINGS.leaseMs);
+
+    const report = await s.sweeper().run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
+    expect(upstreamCalls(k.trackingId)).toBe(1);
+    expect(await record(s, k)).toMatchObject({ state: 'finished', checks: 1, summary: { devices: 3 } });
+  });
+
+  it('an unreadable stored result is logged and replaced by the answer of Partner Center', async () => {
+    const s = setup();
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0, devices: 3 });
+    if (!k) throw new Error('no key');
+    await claimAndDie(s, k, T0 + 1000);
+    const blobName = ResultStore.blobName(k);
+    await s.storage.clients.ensureContainer(s.storage.names.resultContainer);
+    await s.storage.clients
+      .containerClient(s.storage.names.resultContainer)
+      .getBlockBlobClient(blobName)
+      .upload('{nope', 5);
+    s.clock.set(T0 + 1000 + SETTINGS.leaseMs);
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Replacing an unreadable stored result',
+        properties: {
+          ...k,
+          error: `CorruptResultError: The stored result ${blobName} is not a BatchUploadDetails document`,
+        },
+      },
+    ]);
+    expect(upstreamCalls(k.trackingId)).toBe(1);
+    expect(await record(s, k)).toMatchObject({ state: 'finished', checks: 1, summary: { devices: 3 } });
+    const { details } = await client.getBatchStatus(k.customerId, k.trackingId);
+    expect(await s.storage.results.get(k)).toEqual(details);
+  });
+
+  it('a stored result that cannot be read for now is kept, and the tracking retried when the lease ends', async () => {
+    let results: FlakyResults | undefined;
+    const s = setup({
+      results: (clients, container) => {
+        results = new FlakyResults({
+          container: clients.containerClient(container),
+          ensure: () => clients.ensureContainer(container),
+        });
+        return results;
+      },
+    });
+    const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0, devices: 3 });
+    if (!k || !results) throw new Error('no setup');
+    // A run that stored the result and died before recording it.
+    await claimAndDie(s, k, T0 + 1000);
+    await results.put(k, sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails);
+    const stored = await results.get(k);
+    const claimedAt = T0 + 1000 + SETTINGS.leaseMs;
+    s.clock.set(claimedAt);
+    results.getsToFail = 1;
+    const warnings = new Warnings();
+
+    const report = await s.sweeper({ log: warnings }).run();
+
+    expect(report).toStrictEqual(fullReport({ claimed: 1, errors: 1 }));
+    expect(warnings.lines).toEqual([
+      {
+        message: 'Checking a tracking failed; it is retried when its lease ends',
+        properties: { ...k, error: 'RestError: Injected blob outage' },
+      },
+    ]);
+    expect(upstreamCalls(k.trackingId)).toBe(0);
+    expect(await results.get(k)).toEqual(stored);
+    expect((await record(s, k)).nextCheckAt).toBe(new Date(claimedAt + SETTINGS.leaseMs).toISOString());
+
+    s.clock.set(claimedAt + SETTINGS.leaseMs);
+    expect(await s.sweeper().run()).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
+    // Completed from the stored result: Partner Center was never asked, and no check is counted.
+    expect(upstreamCalls(k.trackingId)).toBe(0);
+    expect(await record(s, k)).toMatchObject({ state: 'finished', checks: 0, summary: { devices: 3 } });
   });
 });
