@@ -11,8 +11,10 @@ const NOW = new Date('2025-03-01T08:00:00.000Z');
 const MS = NOW.getTime();
 
 /** A due index on a fresh table of the run's Azurite, with every request it reports. */
-async function freshIndex(options: { refuse?: string } = {}) {
-  const clients = new StorageClients(azuriteConnection(), { tablePolicies: [refusing(options.refuse)] });
+async function freshIndex(options: { refuse?: string; policies?: PipelinePolicy[] } = {}) {
+  const clients = new StorageClients(azuriteConnection(), {
+    tablePolicies: [refusing(options.refuse), ...(options.policies ?? [])],
+  });
   const tableName = `${uniqueNames().tablePrefix}TrackingsDue`;
   await clients.ensureTable(tableName);
   const table = clients.tableClient(tableName);
@@ -37,6 +39,24 @@ function refusing(marker: string | undefined): PipelinePolicy {
         statusCode: 403,
         request,
       });
+    },
+  };
+}
+
+/** Every request as it goes out and as its answer comes back: `sent POST`, `answered GET`, … */
+function wireLog(): { lines: string[]; policy: PipelinePolicy } {
+  const lines: string[] = [];
+  return {
+    lines,
+    policy: {
+      name: 'wireLog',
+      sendRequest: async (request, next) => {
+        const what = request.url.includes('$batch') ? 'transaction' : request.method;
+        lines.push(`sent ${what}`);
+        const response = await next(request);
+        lines.push(`answered ${what}`);
+        return response;
+      },
     },
   };
 }
@@ -77,6 +97,50 @@ describe('DueIndex entries', () => {
     ]);
     expect(await rowKeys()).toEqual([good]);
   });
+
+  it('ends a walk stopped early (a sweep out of time) only once the page read ahead is answered', async () => {
+    const wire = wireLog();
+    const { index } = await freshIndex({ policies: [wire.policy] });
+    const k = key();
+    const [first, second] = [dueRowKey(k, MS - 2), dueRowKey(k, MS - 1)];
+    for (const rowKey of [first, second]) await index.put(k, rowKey);
+    wire.lines.length = 0;
+
+    const seen: string[][] = [];
+    for await (const page of index.entries(NOW, { pageSize: 1 })) {
+      seen.push(page.map((entry) => entry.rowKey));
+      break;
+    }
+
+    expect(seen).toEqual([[first]]);
+    // Checked at once: the walk's end waited for the second page, which was already asked for.
+    expect(wire.lines).toEqual(['sent GET', 'answered GET', 'sent GET', 'answered GET']);
+  });
+
+  it('lets a walk stop early when the page read ahead fails: no fault, unless that page is asked for', async () => {
+    const { index, rowKeys } = await freshIndex({ refuse: 'NextPartitionKey=' });
+    const k = key();
+    const [first, second] = [dueRowKey(k, MS - 2), dueRowKey(k, MS - 1)];
+    for (const rowKey of [first, second]) await index.put(k, rowKey);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const seen: string[][] = [];
+      for await (const page of index.entries(NOW, { pageSize: 1 })) {
+        seen.push(page.map((entry) => entry.rowKey));
+        break;
+      }
+      expect(seen).toEqual([[first]]);
+      // A storage round trip turns the event loop, so a rejection nobody handled has been reported.
+      expect(await rowKeys()).toEqual([first, second]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    // Asked for, the failed page is the caller's error.
+    expect((await rejectionOf(collect(index.entries(NOW, { pageSize: 1 })), RestError)).statusCode).toBe(403);
+  });
 });
 
 describe('DueIndex single writes', () => {
@@ -96,6 +160,14 @@ describe('DueIndex single writes', () => {
       ['delete', 1],
       ['delete', 0],
     ]);
+  });
+
+  it('throws a fault removing an entry other than "not found"', async () => {
+    const refused = key();
+    const { index, requests } = await freshIndex({ refuse: refused.trackingId });
+    const error = await rejectionOf(index.remove(dueRowKey(refused, MS)), RestError);
+    expect(error.statusCode).toBe(403);
+    expect(requests).toEqual([]);
   });
 
   it('re-files to another row key (new entry written first), and does nothing for the same key', async () => {
@@ -198,6 +270,47 @@ describe('DueIndex queued changes', () => {
       ['transaction', 2],
     ]);
     expect(await rowKeys()).toEqual([first]);
+  });
+
+  it('start a new transaction when a change shares even one entity with what is pending', async () => {
+    const { index, requests, rowKeys } = await freshIndex();
+    const k = key();
+    const [first, second, third] = [dueRowKey(k, MS), dueRowKey(k, MS + 1), dueRowKey(k, MS + 2)];
+    await index.put(k, first);
+    requests.length = 0;
+
+    index.queue({ put: { key: k, rowKey: second }, remove: [first] });
+    // `third` is new, `second` is pending: the change goes in a transaction of its own.
+    index.queue({ put: { key: k, rowKey: third }, remove: [second] });
+    await index.flush();
+
+    expect(requests).toEqual([
+      ['transaction', 2],
+      ['transaction', 2],
+    ]);
+    expect(await rowKeys()).toEqual([third]);
+  });
+
+  it('send a transaction as soon as it is full, while the sweep works on, not at the flush', async () => {
+    const wire = wireLog();
+    const { index, requests, rowKeys } = await freshIndex({ policies: [wire.policy] });
+    const k = key();
+    const old = Array.from({ length: 50 }, (_, i) => dueRowKey(k, MS + i));
+    for (const rowKey of old) await index.put(k, rowKey);
+    requests.length = 0;
+    wire.lines.length = 0;
+
+    const next = old.map((_, i) => dueRowKey(k, MS + 1000 + i));
+    for (const [i, rowKey] of next.entries()) {
+      index.queue({ put: { key: k, rowKey }, remove: [old[i] as string] });
+    }
+    // By the time the sweep's next storage request is answered, the full transaction has gone out.
+    await rowKeys();
+    expect(wire.lines).toContain('sent transaction');
+    await index.flush();
+
+    expect(requests).toEqual([['transaction', 100]]);
+    expect(await rowKeys()).toEqual(next);
   });
 
   it('ignore a change with nothing in it, and a flush with nothing queued sends nothing', async () => {

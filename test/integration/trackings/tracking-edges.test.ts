@@ -62,6 +62,25 @@ describe('webhook subscriptions of a registration', () => {
     ]);
   });
 
+  it('adds no webhook to a tracking that has ended: registering it again answers the record as it stands', async () => {
+    const storage = testStorage();
+    const svc = new TrackingService({
+      store: storage.store,
+      results: storage.results,
+      clock: () => NOW,
+      allowedWebhookHosts: [{ exact: 'hooks.example.com' }],
+    });
+    const ids = { customerId: guid(), trackingId: guid() };
+    await svc.register(ids);
+    const cancelled = await svc.cancel(ids.customerId, ids.trackingId);
+
+    expect(await svc.register({ ...ids, notify: { url: 'https://hooks.example.com/late' } })).toEqual({
+      record: cancelled,
+      created: false,
+    });
+    expect(await storage.store.get(ids)).toEqual(cancelled);
+  });
+
   it(`keeps at most ${MAX_NOTIFY_URLS} webhooks per tracking`, async () => {
     const svc = service();
     const ids = { customerId: guid(), trackingId: guid() };

@@ -6,7 +6,7 @@ import { MAX_LIST_TOP } from '../../../shared/trackings/model.js';
 import { ALL_PARTITION, listRowKey } from '../../../shared/trackings/tracking-entities.js';
 import { listHintEntities } from '../../../shared/trackings/tracking-listing.js';
 import { rejectionOf } from '../../support/rejection.js';
-import { allEntities, guid, key, type TestStorage, testStorage } from './storage-fixture.js';
+import { allEntities, guid, key, StorageCounter, type TestStorage, testStorage } from './storage-fixture.js';
 
 const T0 = new Date('2025-03-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -31,6 +31,24 @@ async function registered(storage: TestStorage, count: number): Promise<BatchKey
 
 async function registeredOne(storage: TestStorage): Promise<BatchKey> {
   return (await registered(storage, 1))[0] as BatchKey;
+}
+
+/** The decoded cursor of a continuation token this service issued. */
+const cursorOf = (continuationToken: string | undefined) =>
+  JSON.parse(Buffer.from(continuationToken as string, 'base64url').toString('utf8')) as unknown;
+
+/**
+ * Entities in the listing's `all` partition that name no tracking, newer than every registration
+ * at `T0 + …`: each one fills a slot of an index page without giving a hint.
+ */
+async function hintlessRows(storage: TestStorage, count: number): Promise<void> {
+  const listing = storage.clients.tableClient(storage.tables.list);
+  for (let i = 1; i <= count; i++) {
+    await listing.upsertEntity({
+      partitionKey: ALL_PARTITION,
+      rowKey: listRowKey(key(), T0.getTime() + 3_600_000 + i),
+    });
+  }
 }
 
 describe('TrackingListing continuation tokens', () => {
@@ -140,10 +158,14 @@ describe('TrackingListing continuation tokens', () => {
   });
 
   it('continues after the last item of a full page, and ends without a token', async () => {
-    const storage = testStorage();
+    const counter = new StorageCounter();
+    const storage = testStorage({ observer: counter.observer });
     const [oldest, middle, newest] = (await registered(storage, 3)) as [BatchKey, BatchKey, BatchKey];
+    counter.reset();
     const page = await storage.store.list({ top: 2 });
     expect(page.items.map((r) => r.trackingId)).toEqual([newest.trackingId, middle.trackingId]);
+    // A page that fills at once costs one index query.
+    expect(counter.count('list', 'query')).toBe(1);
     expect(JSON.parse(Buffer.from(page.continuationToken as string, 'base64url').toString('utf8'))).toEqual({
       v: 1,
       a: listRowKey(middle, at(1000).getTime()),
@@ -151,6 +173,47 @@ describe('TrackingListing continuation tokens', () => {
     const last = await storage.store.list({ top: 2, continuationToken: page.continuationToken });
     expect(last).toEqual({ items: [expect.objectContaining({ trackingId: oldest.trackingId })] });
     expect(await storage.store.list({ top: 3 })).not.toHaveProperty('continuationToken');
+  });
+
+  it('fills a page that stopped short from the next index page, asking only for what is missing', async () => {
+    const counter = new StorageCounter();
+    const storage = testStorage({ observer: counter.observer });
+    const [oldest, middle, newest] = (await registered(storage, 3)) as [BatchKey, BatchKey, BatchKey];
+    await hintlessRows(storage, 1);
+    counter.reset();
+
+    // The first index page holds the hintless row and `newest`; the second is asked for one more.
+    const page = await storage.store.list({ top: 2 });
+    expect(page).toEqual({
+      items: [await storage.store.get(newest), await storage.store.get(middle)],
+      continuationToken: expect.any(String),
+    });
+    expect(cursorOf(page.continuationToken)).toEqual({ v: 1, a: listRowKey(middle, at(1000).getTime()) });
+    expect(counter.count('list', 'query')).toBe(2);
+    expect(await storage.store.list({ top: 2, continuationToken: page.continuationToken })).toEqual({
+      items: [await storage.store.get(oldest)],
+    });
+  });
+
+  it('reads at most five index pages a call; a page that found nothing carries the scan position on', async () => {
+    const counter = new StorageCounter();
+    const storage = testStorage({ observer: counter.observer });
+    const k = await registeredOne(storage);
+    await hintlessRows(storage, 6);
+    counter.reset();
+
+    // top 1: each index page holds one hintless row, so five pages find nothing.
+    const first = await storage.store.list({ top: 1 });
+    expect(first).toEqual({ items: [], continuationToken: expect.any(String) });
+    expect(counter.count('list', 'query')).toBe(5);
+    expect(cursorOf(first.continuationToken)).toEqual({ v: 1, s: expect.any(String) });
+
+    counter.reset();
+    // The last hintless row, then the registration: the scan went on, it did not start over.
+    expect(await storage.store.list({ top: 1, continuationToken: first.continuationToken })).toEqual({
+      items: [await storage.store.get(k)],
+    });
+    expect(counter.count('list', 'query')).toBe(2);
   });
 });
 

@@ -3,6 +3,7 @@ import { TableClient } from '@azure/data-tables';
 import { describe, expect, inject, it } from 'vitest';
 import type { BatchKey, BatchUploadDetails } from '../../../shared/partner-center/model.js';
 import type { NotificationStatus, TrackingRecord } from '../../../shared/trackings/model.js';
+import { dueRowKey, parseDueRowKey } from '../../../shared/trackings/tracking-entities.js';
 import {
   type Claim,
   type CompletionNotifier,
@@ -11,7 +12,7 @@ import {
 } from '../../../shared/trackings/tracking-records.js';
 import { trackingTables } from '../../../shared/trackings/tracking-tables.js';
 import { rejectionOf } from '../../support/rejection.js';
-import { key, StorageCounter, testStorage } from './storage-fixture.js';
+import { allEntities, key, StorageCounter, testStorage } from './storage-fixture.js';
 
 const T0 = new Date('2025-03-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -246,6 +247,25 @@ describe('TrackingRecords announce', () => {
     expect(await records.announce(record)).toBe(true);
     expect((await records.load(record))?.record.notification).toEqual(replaced.notification);
   });
+
+  it('marks an event queued once: an announcement from an older read (another sweep) writes nothing', async () => {
+    const queued = [at(1), at(2)];
+    const notifier: CompletionNotifier = { attach: (record) => record, enqueue: async () => queued.shift() };
+    const { records, faults } = faultyStorage({ notifier });
+    const record = withEvent({ eventId: 'evt-4', createdAt: at(0).toISOString() });
+    await records.tables.ensure();
+    await records.create(record);
+    expect(await records.announce(record)).toBe(true);
+    const marked = await stored(records, record);
+    expect(marked.record.notification?.queuedAt).toBe(at(1).toISOString());
+
+    faults.sent = [];
+    // `record` is the read from before the first announcement: its event looks unqueued.
+    expect(await records.announce(record)).toBe(true);
+    expect(faults.sent).toEqual(['GET']);
+    // Same ETag: not even an unchanged copy was written over it.
+    expect(await records.load(record)).toEqual(marked);
+  });
 });
 
 describe('TrackingRecords writeTerminal', () => {
@@ -314,6 +334,33 @@ describe('TrackingRecords writeTerminal', () => {
     expect(one).not.toHaveProperty('startedTime');
     expect(other).toMatchObject({ checks: 3, startedTime: at(-60_000).toISOString() });
     expect(other).not.toHaveProperty('nextCheckAt');
+  });
+});
+
+describe('TrackingRecords writeTerminal for a claim', () => {
+  it("finding the record final already, queues the removal of the claim's due entries with the sweep's others", async () => {
+    const { storage, records, counter } = faultyStorage();
+    const k = key();
+    await storage.store.register(k, {}, T0);
+    const entry = parseDueRowKey(dueRowKey(k, T0.getTime()));
+    if (!entry) throw new Error('unreadable row key');
+    const outcome = await storage.scheduler.claim(entry, at(1), 60_000);
+    if (!outcome.claimed) throw new Error(`not claimed: ${outcome.reason}`);
+    // A caller cancels while the sweep asks Partner Center: the cancel stands.
+    const cancelled = await storage.store.cancel(k, at(2));
+    counter.reset();
+
+    expect(
+      await records.writeTerminal(k, finished, at(3), { by: 'sweep', checked: true, claim: outcome.claim }),
+    ).toEqual(cancelled);
+    expect(counter.events.filter((e) => e.table === 'due')).toEqual([]);
+    expect((await allEntities(storage, 'due')).map((e) => e.rowKey)).toEqual(outcome.claim.dueRowKeys);
+
+    await records.due.flush();
+    expect(counter.events.filter((e) => e.table === 'due')).toEqual([
+      { table: 'due', operation: 'transaction', entities: 1 },
+    ]);
+    expect(await allEntities(storage, 'due')).toEqual([]);
   });
 });
 

@@ -7,8 +7,17 @@ import type { BatchUploadDetails } from '../../../shared/partner-center/model.js
 import { ValidationError } from '../../../shared/trackings/errors.js';
 import { trackingRecordSchema } from '../../../shared/trackings/model.js';
 import { CorruptResultError, ResultStore } from '../../../shared/trackings/result-store.js';
+import { dueRowKey } from '../../../shared/trackings/tracking-entities.js';
 import { rejectionOf } from '../../support/rejection.js';
-import { allEntities, guid, key, OutcomeLog, type TestStorage, testStorage } from './storage-fixture.js';
+import {
+  allEntities,
+  guid,
+  key,
+  OutcomeLog,
+  StorageCounter,
+  type TestStorage,
+  testStorage,
+} from './storage-fixture.js';
 
 const T0 = new Date('2025-03-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -76,6 +85,20 @@ describe('TrackingStore register', () => {
     expect(await allEntities(storage, 'trackings')).toHaveLength(1);
     expect(await allEntities(storage, 'due')).toHaveLength(1);
     expect(await allEntities(storage, 'list')).toHaveLength(2);
+  });
+
+  it('concurrent registers of one id at the same instant: the losers leave the entries they share with the winner', async () => {
+    const storage = testStorage();
+    const k = key();
+    const results = await Promise.all([storage.store.register(k, {}, T0), storage.store.register(k, {}, T0)]);
+
+    expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+    const record = results[0]?.record;
+    expect(results[1]?.record).toEqual(record);
+    // Same instant, same row keys: a loser removing "its" entries would remove the winner's.
+    expect((await allEntities(storage, 'due')).map((e) => e.rowKey)).toEqual([dueRowKey(k, T0.getTime())]);
+    expect(await storage.store.list()).toEqual({ items: [record] });
+    expect(await storage.store.list({ customerId: k.customerId })).toEqual({ items: [record] });
   });
 });
 
@@ -168,6 +191,21 @@ describe('TrackingStore cancel and recordTerminal', () => {
     expect(await storage.store.get(k)).toEqual(cancelled);
     expect(await allEntities(storage, 'due')).toHaveLength(0);
     expect(await storage.store.cancel(key(), at(1000))).toBeUndefined();
+  });
+
+  it('cancel reads the record once and writes it once, and answers what it wrote', async () => {
+    const counter = new StorageCounter();
+    const storage = testStorage({ observer: counter.observer });
+    const k = key();
+    await storage.store.register(k, {}, T0);
+    counter.reset();
+
+    const cancelled = await storage.store.cancel(k, at(1000));
+    expect(counter.events.filter((e) => e.table === 'trackings')).toEqual([
+      { table: 'trackings', operation: 'read', entities: 1 },
+      { table: 'trackings', operation: 'replace', entities: 1 },
+    ]);
+    expect(await storage.store.get(k)).toEqual(cancelled);
   });
 
   it('recordTerminal stores the result, then the record with its summary; terminal results are immutable', async () => {

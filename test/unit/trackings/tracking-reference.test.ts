@@ -96,6 +96,28 @@ describe('parseBatchKey / parseRegistration', () => {
     });
   });
 
+  it('names a status link that disagrees with the other way the body names the tracking', () => {
+    const other = '9a6e1c2b-5d4f-4e3a-8b7c-1d2e3f4a5b6c';
+    expect(
+      parseRegistration({
+        location: `/customers/${C}/batchJobStatus/${T}`,
+        statusLink: `/customers/${C}/batchJobStatus/${other}`,
+      }),
+    ).toEqual({
+      ok: false,
+      problems: [{ field: 'statusLink', message: 'names a different tracking than location' }],
+    });
+    expect(
+      parseRegistration({
+        statusLink: { uri: `/customers/${C}/batchJobStatus/${T}` },
+        links: { status: { uri: `/customers/${C}/batchJobStatus/${other}` } },
+      }),
+    ).toEqual({
+      ok: false,
+      problems: [{ field: 'links', message: 'names a different tracking than statusLink' }],
+    });
+  });
+
   it('treats an empty or null label as no label', () => {
     expect(parseRegistration({ ...KEY, label: '   ' })).toEqual({ ok: true, value: { key: KEY } });
     expect(parseRegistration({ ...KEY, label: null })).toEqual({ ok: true, value: { key: KEY } });
