@@ -23,6 +23,7 @@ export interface StaticVerdict {
   line: number;
   mutator: string;
   replacement: string;
+  /** The test files that ran: a kill depends only on the tiers up to the one that failed. */
   testFiles: string[];
   verdict: 'killed' | 'survived' | 'unverified';
   /** Hash of the mutated file and of the test files as they were when the verdict was given. */
@@ -47,17 +48,22 @@ export function samePlace(a: VerdictPlace, b: VerdictPlace): boolean {
 
 /**
  * A verdict from an earlier check that still holds for this mutant: the same place, given on the
- * same sources (`fingerprint`). A run stopped by its time limit is no verdict and is tried again.
+ * same sources (`fingerprintOf` its test files as they are now). A run stopped by its time limit
+ * is no verdict and is tried again.
  */
 export function earlierVerdict(
   earlier: readonly StaticVerdict[],
   file: string,
   mutant: Mutant,
-  fingerprint: string,
+  fingerprintOf: (testFiles: readonly string[]) => string,
 ): StaticVerdict | undefined {
   const place = placeOf(file, mutant);
   return earlier.find(
-    (v) => v.fingerprint === fingerprint && v.verdict !== 'unverified' && samePlace(v, place),
+    (v) =>
+      v.verdict !== 'unverified' &&
+      samePlace(v, place) &&
+      v.fingerprint !== undefined &&
+      v.fingerprint === fingerprintOf(v.testFiles),
   );
 }
 

@@ -74,6 +74,11 @@ function projectCopy(root: string): { copy: string; commit: string } {
   });
   execFileSync('tar', ['-x', '-C', copy], { input: archive });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  // Some tests start the built app in a child process: unmutated there (a child never sees a
+  // mutant), but it has to exist.
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: copy,
+  });
   return { copy, commit };
 }
 
@@ -162,24 +167,23 @@ async function main(): Promise<number> {
       }
       if (!loading.has(file)) loading.set(file, await testFilesLoading(copy, file));
       const files = loading.get(file)!;
-      const fingerprint = fingerprintOf(copy, file, files);
-      const kept = earlierVerdict(earlier, file, mutant, fingerprint);
+      const kept = earlierVerdict(earlier, file, mutant, (testFiles) => fingerprintOf(copy, file, testFiles));
       if (kept) {
         verdicts.push(kept);
         process.stdout.write(`${kept.verdict.padEnd(8)} ${file}:${kept.line} ${kept.mutator} (kept)\n`);
         continue;
       }
       let verdict: StaticVerdict['verdict'] | 'skipped' = 'survived';
-      writeFileSync(join(copy, file), applyMutant(original, mutant));
+      const ran: string[] = [];
       try {
         for (const tier of testTiers(files)) {
-          // The control runs unmutated, so the file is put back for it.
           writeFileSync(join(copy, file), original);
           if (!passesUnmutated(tier)) {
             verdict = 'skipped';
             break;
           }
           writeFileSync(join(copy, file), applyMutant(original, mutant));
+          ran.push(...tier);
           const run = runTests(root, copy, tier);
           // Vitest exits 1 when a test fails; no status means the run was stopped (time limit).
           if (run === 1) verdict = 'killed';
@@ -193,7 +197,12 @@ async function main(): Promise<number> {
         process.stdout.write(`skipped  ${file}:${mutant.location.start.line} (its tests fail unmutated)\n`);
         continue;
       }
-      verdicts.push({ ...placeOf(file, mutant), testFiles: files, verdict, fingerprint });
+      verdicts.push({
+        ...placeOf(file, mutant),
+        testFiles: ran,
+        verdict,
+        fingerprint: fingerprintOf(copy, file, ran),
+      });
       process.stdout.write(
         `${verdict.padEnd(8)} ${file}:${mutant.location.start.line} ${mutant.mutatorName}\n`,
       );

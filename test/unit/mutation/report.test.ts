@@ -48,34 +48,55 @@ describe('verdicts kept from an earlier check', () => {
     verdict: 'killed',
     fingerprint: 'f1',
   };
+  /** The sources as they are now: `fingerprint` for the verdict's own test files. */
+  const now =
+    (fingerprint: string) =>
+    (testFiles: readonly string[]): string =>
+      testFiles.join(' ') === 'test/a.test.ts' ? fingerprint : 'another set of files';
 
   it('reuses a verdict given on the same sources for the same mutant', () => {
-    expect(earlierVerdict([given], 'shared/a.ts', regex, 'f1')).toBe(given);
+    expect(earlierVerdict([given], 'shared/a.ts', regex, now('f1'))).toBe(given);
   });
 
   it('tries again when a source changed, the mutant differs, or the run ran out of time', () => {
-    expect(earlierVerdict([given], 'shared/a.ts', regex, 'f2')).toBeUndefined();
+    expect(earlierVerdict([given], 'shared/a.ts', regex, now('f2'))).toBeUndefined();
     expect(
-      earlierVerdict([{ ...given, fingerprint: undefined }], 'shared/a.ts', regex, 'f1'),
+      earlierVerdict([{ ...given, fingerprint: undefined }], 'shared/a.ts', regex, now('f1')),
     ).toBeUndefined();
-    expect(earlierVerdict([given], 'shared/b.ts', regex, 'f1')).toBeUndefined();
-    expect(earlierVerdict([given], 'shared/a.ts', mutant([3, 17], [3, 24], '/ab$/i'), 'f1')).toBeUndefined();
+    expect(earlierVerdict([given], 'shared/b.ts', regex, now('f1'))).toBeUndefined();
     expect(
-      earlierVerdict([given], 'shared/a.ts', { ...regex, mutatorName: 'StringLiteral' }, 'f1'),
+      earlierVerdict([given], 'shared/a.ts', mutant([3, 17], [3, 24], '/ab$/i'), now('f1')),
     ).toBeUndefined();
-    expect(earlierVerdict([given], 'shared/a.ts', mutant([2, 17], [2, 24], '/^ab/i'), 'f1')).toBeUndefined();
-    expect(earlierVerdict([{ ...given, verdict: 'unverified' }], 'shared/a.ts', regex, 'f1')).toBeUndefined();
+    expect(
+      earlierVerdict([given], 'shared/a.ts', { ...regex, mutatorName: 'StringLiteral' }, now('f1')),
+    ).toBeUndefined();
+    expect(
+      earlierVerdict([given], 'shared/a.ts', mutant([2, 17], [2, 24], '/^ab/i'), now('f1')),
+    ).toBeUndefined();
+    expect(
+      earlierVerdict([{ ...given, verdict: 'unverified' }], 'shared/a.ts', regex, now('f1')),
+    ).toBeUndefined();
   });
 
   it('matches a long replacement by the 80 characters a verdict stores of it', () => {
     const long = mutant([2, 17], [2, 24], `'${'x'.repeat(100)}'`);
     const stored = { ...given, mutator: 'Regex', replacement: `'${'x'.repeat(79)}` };
-    expect(earlierVerdict([stored], 'shared/a.ts', long, 'f1')).toBe(stored);
+    expect(earlierVerdict([stored], 'shared/a.ts', long, now('f1'))).toBe(stored);
+  });
+
+  it('compares the fingerprint of the test files the verdict ran, not of every file there is', () => {
+    const seen: string[][] = [];
+    const kept = earlierVerdict([given], 'shared/a.ts', regex, (files) => {
+      seen.push([...files]);
+      return 'f1';
+    });
+    expect(kept).toBe(given);
+    expect(seen).toStrictEqual([['test/a.test.ts']]);
   });
 
   it('keeps a survived verdict as well as a killed one', () => {
     const survived = { ...given, verdict: 'survived' as const };
-    expect(earlierVerdict([survived], 'shared/a.ts', regex, 'f1')).toBe(survived);
+    expect(earlierVerdict([survived], 'shared/a.ts', regex, now('f1'))).toBe(survived);
   });
 });
 
