@@ -257,7 +257,15 @@ export class Sweeper {
   private async storedResult(claim: Claim): Promise<BatchUploadDetails | undefined> {
     try {
       const stored = await this.results.get(claim.key);
-      return stored && isTerminalBatchStatus(stored.status) ? stored : undefined;
+      if (stored === undefined || isTerminalBatchStatus(stored.status)) return stored;
+      // Only final answers are stored, and a stored one is never overwritten: one that is not
+      // final (written by something else) would stand beside the record's final state for good.
+      this.log?.warn('Replacing a stored result that is not final', {
+        ...claim.key,
+        status: stored.status,
+      });
+      await this.results.delete(claim.key);
+      return undefined;
     } catch (error) {
       if (!(error instanceof CorruptResultError)) throw error;
       this.warn('Replacing an unreadable stored result', claim.key, error);

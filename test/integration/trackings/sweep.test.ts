@@ -1101,7 +1101,7 @@ describe('Sweeper: results a crashed run stored', () => {
     expect(upstreamCalls(fresh.trackingId)).toBe(1);
   });
 
-  it('a stored result that is not terminal is not trusted: the sweep asks Partner Center', async () => {
+  it('a stored result that is not final is not trusted: the sweep asks Partner Center and replaces it', async () => {
     const s = setup();
     const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0, devices: 3 });
     if (!k) throw new Error('no key');
@@ -1109,12 +1109,19 @@ describe('Sweeper: results a crashed run stored', () => {
     const upstream = sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails;
     await s.storage.results.put(k, { ...upstream, status: 'processing' });
     s.clock.set(T0 + 1000 + SETTINGS.leaseMs);
+    const warnings = new Warnings();
 
-    const report = await s.sweeper().run();
+    const report = await s.sweeper({ log: warnings }).run();
 
     expect(report).toStrictEqual(fullReport({ claimed: 1, finished: 1 }));
     expect(upstreamCalls(k.trackingId)).toBe(1);
     expect(await record(s, k)).toMatchObject({ state: 'finished', checks: 1, summary: { devices: 3 } });
+    expect(warnings.lines).toEqual([
+      { message: 'Replacing a stored result that is not final', properties: { ...k, status: 'processing' } },
+    ]);
+    // What the tracking's result reads is the final answer, not the document it found.
+    const { details } = await client.getBatchStatus(k.customerId, k.trackingId);
+    expect(await s.storage.results.get(k)).toEqual(details);
   });
 
   it('an unreadable stored result is logged and replaced by the answer of Partner Center', async () => {
