@@ -88,9 +88,8 @@ export class TrackingRepository {
         nextCheckAt: undefined,
       });
       const stored = { ...current, record, cancelledAt: now.toISOString() };
-      if (await this.records.end(stored, { at: now, by: 'caller' }, [dueKeyOf(current.record)])) {
-        return record;
-      }
+      const ended = await this.records.end(stored, { at: now, by: 'caller' }, [dueKeyOf(current.record)]);
+      if (ended) return ended;
     }
     throw new Error(`Tracking ${key.customerId}/${key.trackingId} kept changing while being cancelled`);
   }
