@@ -53,6 +53,10 @@ describe('describeDeviceError', () => {
       known: false,
     });
     expect(describeDeviceError(' ', '')).toBeUndefined();
+    // What a caller is told to do with a code nobody knows yet.
+    expect(UNKNOWN_ERROR_REMEDY).toBe(
+      'Partner Center reported an error this service does not know. Look the code up in the Partner Center documentation, or open a support request with the batch tracking id.',
+    );
   });
 });
 
@@ -113,6 +117,14 @@ describe('summarizeBatch', () => {
       ['HashNot4k', 1],
       ['unspecified', 1],
     ]);
+    // A failed device without any code still tells the caller what to do.
+    expect(summary.errors.find((e) => e.code === 'unspecified')).toStrictEqual({
+      code: 'unspecified',
+      name: 'Unspecified',
+      remedy:
+        'Partner Center marked the device as failed without an error code. Upload the device again; if it fails again, open a support request with the batch tracking id.',
+      count: 1,
+    });
   });
 
   it('orders by count first, then by code, whatever order the devices came in', () => {
