@@ -219,6 +219,17 @@ describe('TrackingService.get / list / cancel', () => {
       'continuationToken',
     ]);
     expect(await validationProblems(svc.list({ state: 'x', top: '-1' }))).toEqual(['state', 'top']);
+    // A caller who got the state wrong is told the ones there are.
+    const wrongState = await svc.list({ state: 'done' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((wrongState as ValidationError).problems).toStrictEqual([
+      {
+        field: 'state',
+        message: 'must be one of pending, finished, finished_with_errors, expired, not_found, cancelled',
+      },
+    ]);
 
     const page = await svc.list({
       customerId: customerId.toUpperCase(),
