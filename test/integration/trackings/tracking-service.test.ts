@@ -219,18 +219,32 @@ describe('TrackingService.get / list / cancel', () => {
       'continuationToken',
     ]);
     expect(await validationProblems(svc.list({ state: 'x', top: '-1' }))).toEqual(['state', 'top']);
-    // A caller who got the state wrong is told the ones there are.
-    const wrongState = await svc.list({ state: 'done' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect((wrongState as ValidationError).problems).toStrictEqual([
+    // A caller who got a parameter wrong is told what it must be.
+    const problemsOf = async (query: Record<string, string>) =>
+      (
+        (await svc.list(query).then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as ValidationError
+      ).problems;
+    expect(await problemsOf({ state: 'done' })).toStrictEqual([
       {
         field: 'state',
         message: 'must be one of pending, finished, finished_with_errors, expired, not_found, cancelled',
       },
     ]);
+    expect(await problemsOf({ customerId: 'x' })).toStrictEqual([
+      { field: 'customerId', message: 'must be a GUID' },
+    ]);
+    for (const top of ['0', '201', 'ten', '12345']) {
+      expect(await problemsOf({ top }), `top=${top}`).toStrictEqual([
+        { field: 'top', message: 'must be a whole number from 1 to 200' },
+      ]);
+    }
 
+    // Another customer's tracking, which the customerId filter leaves out.
+    await svc.register({ customerId: guid(), trackingId: guid() });
+    expect((await svc.list({ top: '200' })).items).toHaveLength(4);
     const page = await svc.list({
       customerId: customerId.toUpperCase(),
       top: '2',
