@@ -7,8 +7,9 @@ import type { SweepSettings } from '../../../shared/config/settings.js';
 import { type Log, type LogProperties, silentLog } from '../../../shared/diagnostics/log.js';
 import { PartnerCenterClient } from '../../../shared/partner-center/client.js';
 import type { BatchStatusReader, BatchUploadDetails } from '../../../shared/partner-center/model.js';
+import type { StorageClients } from '../../../shared/storage/clients.js';
 import type { TrackingRecord } from '../../../shared/trackings/model.js';
-import { ResultStore } from '../../../shared/trackings/result-store.js';
+import { type ResultContainer, ResultStore } from '../../../shared/trackings/result-store.js';
 import { Sweeper, type SweeperOptions, type SweepReport } from '../../../shared/trackings/sweep.js';
 import { SweepScheduler } from '../../../shared/trackings/sweep-scheduler.js';
 import { DUE_PARTITION, dueRowKey } from '../../../shared/trackings/tracking-entities.js';
@@ -197,6 +198,23 @@ function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
   };
 }
 
+/** testStorage's `results` option: the result store as a subclass that counts, fails or crashes. */
+function resultStoreAs(Store: new (target: ResultContainer) => ResultStore) {
+  return (clients: StorageClients, container: string): ResultStore =>
+    new Store({
+      container: clients.containerClient(container),
+      ensure: () => clients.ensureContainer(container),
+    });
+}
+
+/** A setup whose result store is `Store`, at hand as `results`. */
+function setupWithResults<T extends ResultStore>(
+  Store: new (target: ResultContainer) => T,
+): Setup & { results: T } {
+  const s = setup({ results: resultStoreAs(Store) });
+  return { ...s, results: s.storage.results as T };
+}
+
 /** Registers trackings at T0 and creates their batches upstream. */
 async function registerBatches(
   s: Setup,
@@ -281,11 +299,7 @@ describe('Sweeper', () => {
     if (!k) throw new Error('no key');
     const crashing = testStorage({
       names: s.storage.names,
-      results: (clients, container) =>
-        new CrashAfterResultWrite({
-          container: clients.containerClient(container),
-          ensure: () => clients.ensureContainer(container),
-        }),
+      results: resultStoreAs(CrashAfterResultWrite),
     });
     s.clock.set(T0 + 1000);
 
@@ -1078,18 +1092,10 @@ describe('Sweeper: what goes wrong on the way', () => {
 
 describe('Sweeper: results a crashed run stored', () => {
   it('only a claim whose predecessor died looks in the result store', async () => {
-    let results: CountingResults | undefined;
-    const s = setup({
-      results: (clients, container) => {
-        results = new CountingResults({
-          container: clients.containerClient(container),
-          ensure: () => clients.ensureContainer(container),
-        });
-        return results;
-      },
-    });
+    const s = setupWithResults(CountingResults);
+    const { results } = s;
     const [resumed, fresh] = await registerBatches(s, 2, { advanceEveryCalls: 0 });
-    if (!resumed || !fresh || !results) throw new Error('no setup');
+    if (!resumed || !fresh) throw new Error('no setup');
     await claimAndDie(s, resumed, T0 + 1000);
     s.clock.set(T0 + 1000 + SETTINGS.leaseMs);
 
@@ -1157,18 +1163,10 @@ describe('Sweeper: results a crashed run stored', () => {
   });
 
   it('a stored result that cannot be read for now is kept, and the tracking retried when the lease ends', async () => {
-    let results: FlakyResults | undefined;
-    const s = setup({
-      results: (clients, container) => {
-        results = new FlakyResults({
-          container: clients.containerClient(container),
-          ensure: () => clients.ensureContainer(container),
-        });
-        return results;
-      },
-    });
+    const s = setupWithResults(FlakyResults);
+    const { results } = s;
     const [k] = await registerBatches(s, 1, { advanceEveryCalls: 0, devices: 3 });
-    if (!k || !results) throw new Error('no setup');
+    if (!k) throw new Error('no setup');
     // A run that stored the result and died before recording it.
     await claimAndDie(s, k, T0 + 1000);
     await results.put(k, sims.partnerCenter.getBatch(k.customerId, k.trackingId) as BatchUploadDetails);
