@@ -198,6 +198,16 @@ function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
   };
 }
 
+/** Partner Center through a reader that aborts `controller` as each check begins (a host shutting down). */
+function abortingReader(controller: AbortController): BatchStatusReader {
+  return {
+    getBatchStatus: (customerId, trackingId, options) => {
+      controller.abort();
+      return client.getBatchStatus(customerId, trackingId, options);
+    },
+  };
+}
+
 /** testStorage's `results` option: the result store as a subclass that counts, fails or crashes. */
 function resultStoreAs(Store: new (target: ResultContainer) => ResultStore) {
   return (clients: StorageClients, container: string): ResultStore =>
@@ -655,12 +665,7 @@ describe('Sweeper', () => {
     const s = setup();
     const keys = await registerBatches(s, 3, { advanceEveryCalls: 0 });
     const controller = new AbortController();
-    const aborting: BatchStatusReader = {
-      getBatchStatus: (customerId, trackingId, options) => {
-        controller.abort();
-        return client.getBatchStatus(customerId, trackingId, options);
-      },
-    };
+    const aborting = abortingReader(controller);
     s.clock.set(T0 + 1000);
     const sweeper = new Sweeper({
       scheduler: s.storage.scheduler,
@@ -1044,12 +1049,7 @@ describe('Sweeper: what goes wrong on the way', () => {
     const s = setup();
     const keys = await registerBatches(s, 3, { advanceEveryCalls: 0 });
     const controller = new AbortController();
-    const aborting: BatchStatusReader = {
-      getBatchStatus: (customerId, trackingId, options) => {
-        controller.abort();
-        return client.getBatchStatus(customerId, trackingId, options);
-      },
-    };
+    const aborting = abortingReader(controller);
     // Registered at T0, due at T0: given back at T0, it goes back to the entry it came from.
     s.clock.set(T0);
 
