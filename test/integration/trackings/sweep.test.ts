@@ -198,6 +198,17 @@ function setup(options: Parameters<typeof testStorage>[0] = {}): Setup {
   };
 }
 
+/** The setup's reader, where each call moves the test clock on by `ms` (a slow Partner Center). */
+function takingTestTime(s: Setup, ms: number): BatchStatusReader {
+  return {
+    getBatchStatus: async (...args) => {
+      const response = await s.reader.getBatchStatus(...args);
+      s.clock.set(s.clock.ms + ms);
+      return response;
+    },
+  };
+}
+
 /** Partner Center through a reader that aborts `controller` as each check begins (a host shutting down). */
 function abortingReader(controller: AbortController): BatchStatusReader {
   return {
@@ -392,13 +403,7 @@ describe('Sweeper', () => {
     const keys = await registerBatches(s, 6, { statuses: ['processing'] });
     s.clock.set(T0 + 1000);
     // Each upstream call "takes" 10 s of test time.
-    const slow: BatchStatusReader = {
-      getBatchStatus: async (...args) => {
-        const response = await s.reader.getBatchStatus(...args);
-        s.clock.set(s.clock.ms + 10_000);
-        return response;
-      },
-    };
+    const slow = takingTestTime(s, 10_000);
     const sweeper = new Sweeper({
       scheduler: s.storage.scheduler,
       results: s.storage.results,
@@ -778,13 +783,7 @@ describe('Sweeper: how much it takes on at once', () => {
     await registerBatches(s, 4, { statuses: ['processing'] });
     s.clock.set(T0 + 1000);
     // Each upstream call "takes" 10 s of test time: the second one ends at the 20 s deadline.
-    const slow: BatchStatusReader = {
-      getBatchStatus: async (...args) => {
-        const response = await s.reader.getBatchStatus(...args);
-        s.clock.set(s.clock.ms + 10_000);
-        return response;
-      },
-    };
+    const slow = takingTestTime(s, 10_000);
 
     const report = await s.sweeper({ reader: slow, concurrency: 1, timeBudgetMs: 20_000 }).run();
 
