@@ -236,6 +236,12 @@ describe('TrackingService.get / list / cancel', () => {
     expect(await problemsOf({ customerId: 'x' })).toStrictEqual([
       { field: 'customerId', message: 'must be a GUID' },
     ]);
+    // Too long to be one, or not one: the same answer.
+    for (const continuationToken of ['a'.repeat(1025), 'not-ours']) {
+      expect(await problemsOf({ continuationToken }), continuationToken.slice(0, 10)).toStrictEqual([
+        { field: 'continuationToken', message: 'is not a token this service issued' },
+      ]);
+    }
     for (const top of ['0', '201', 'ten', '12345']) {
       expect(await problemsOf({ top }), `top=${top}`).toStrictEqual([
         { field: 'top', message: 'must be a whole number from 1 to 200' },
