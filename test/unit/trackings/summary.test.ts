@@ -127,6 +127,14 @@ describe('summarizeBatch', () => {
     });
   });
 
+  it('counts a status as Partner Center meant it: padding trimmed, an empty one as unknown', () => {
+    const summary = summarizeBatch({
+      status: 'finished',
+      devicesStatus: [{ status: ' finished ' }, { status: 'finished' }, { status: '  ' }],
+    });
+    expect(summary.byStatus).toStrictEqual({ finished: 2, unknown: 1 });
+  });
+
   it('orders by count first, then by code, whatever order the devices came in', () => {
     const summary = summarizeBatch({
       status: 'finished_with_errors',
