@@ -54,6 +54,16 @@ describe('parseLocation', () => {
     expect(justUnder.length).toBeLessThanOrEqual(MAX_LOCATION_LENGTH);
     expect(parseLocation(justUnder).ok).toBe(false);
   });
+
+  it('accepts a Location of exactly the longest length, and refuses one character more', () => {
+    const path = `/customers/${C}/batchJobStatus/${T}?`;
+    const longest = path.padEnd(MAX_LOCATION_LENGTH, 'x');
+    expect(parseLocation(longest)).toEqual({ ok: true, value: { customerId: C, trackingId: T } });
+    expect(parseLocation(`${longest}x`)).toEqual({
+      ok: false,
+      problems: [{ field: 'location', message: `must be at most ${MAX_LOCATION_LENGTH} characters` }],
+    });
+  });
 });
 
 describe('parseBatchKey / parseRegistration', () => {
