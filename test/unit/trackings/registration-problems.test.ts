@@ -92,6 +92,11 @@ describe('the problems of a refused registration', () => {
     expect(problemsOf({ location: PATH, links: { self: { uri: elsewhere } } })).toEqual([
       { field: 'links', message: 'names a different tracking than location' },
     ]);
+    // The same tracking id under another customer is another tracking too.
+    const otherCustomer = `/customers/${OTHER}/batchJobStatus/${TRACKING}`;
+    expect(problemsOf({ customerId: CUSTOMER, trackingId: TRACKING, location: otherCustomer })).toEqual([
+      { field: 'location', message: 'names a different tracking than customerId/trackingId' },
+    ]);
   });
 
   it('takes a label up to its limit, and refuses a longer one or one with control characters', () => {
