@@ -55,6 +55,20 @@ describe('parseLocation', () => {
     expect(parseLocation(justUnder).ok).toBe(false);
   });
 
+  it('tells a blank Location that one is required', () => {
+    for (const blank of ['', '   ', '\t\n'])
+      expect(parseLocation(blank)).toEqual({
+        ok: false,
+        problems: [
+          {
+            field: 'location',
+            message:
+              'is required and must look like /customers/{customerId}/batchJobStatus/{trackingId} (relative or absolute)',
+          },
+        ],
+      });
+  });
+
   it('accepts a Location of exactly the longest length, and refuses one character more', () => {
     const path = `/customers/${C}/batchJobStatus/${T}?`;
     const longest = path.padEnd(MAX_LOCATION_LENGTH, 'x');
