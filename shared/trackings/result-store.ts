@@ -1,5 +1,10 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { type BatchKey, type BatchUploadDetails, batchUploadDetailsSchema } from '../partner-center/model.js';
+import {
+  type BatchKey,
+  type BatchUploadDetails,
+  batchUploadDetailsSchema,
+  isTerminalBatchStatus,
+} from '../partner-center/model.js';
 import type { StorageClients } from '../storage/clients.js';
 import { statusCodeOf } from '../storage/rest-errors.js';
 
@@ -14,7 +19,7 @@ export interface ResultContainer {
 export class CorruptResultError extends Error {
   override readonly name = 'CorruptResultError';
   constructor(readonly blobName: string) {
-    super(`The stored result ${blobName} is not a BatchUploadDetails document`);
+    super(`The stored result ${blobName} is not a final BatchUploadDetails document`);
   }
 }
 
@@ -54,7 +59,10 @@ export class ResultStore {
     return name;
   }
 
-  /** The stored result, or undefined when none is stored. Throws CorruptResultError when unreadable. */
+  /**
+   * The stored result, or undefined when none is stored. Throws CorruptResultError when it cannot
+   * be read or is not a final answer.
+   */
   async get(key: BatchKey): Promise<BatchUploadDetails | undefined> {
     await this.target.ensure();
     const name = ResultStore.blobName(key);
@@ -74,7 +82,9 @@ export class ResultStore {
       throw new CorruptResultError(name);
     }
     const parsed = batchUploadDetailsSchema.safeParse(json);
-    if (!parsed.success) throw new CorruptResultError(name);
+    // Only final answers are stored, and never overwritten: one that is not final was written by
+    // something else and would stand beside the record's final state for good.
+    if (!parsed.success || !isTerminalBatchStatus(parsed.data.status)) throw new CorruptResultError(name);
     return parsed.data;
   }
 

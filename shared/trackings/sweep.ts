@@ -3,11 +3,7 @@ import type { SweepSettings } from '../config/settings.js';
 import { describeError } from '../diagnostics/describe-error.js';
 import type { Log } from '../diagnostics/log.js';
 import { isPartnerCenterError } from '../partner-center/errors.js';
-import {
-  type BatchStatusReader,
-  type BatchUploadDetails,
-  isTerminalBatchStatus,
-} from '../partner-center/model.js';
+import type { BatchStatusReader, BatchUploadDetails } from '../partner-center/model.js';
 import { CorruptResultError, type ResultStore } from './result-store.js';
 import { type CheckResult, decide, type Verdict } from './sweep-decision.js';
 import {
@@ -256,16 +252,7 @@ export class Sweeper {
 
   private async storedResult(claim: Claim): Promise<BatchUploadDetails | undefined> {
     try {
-      const stored = await this.results.get(claim.key);
-      if (stored === undefined || isTerminalBatchStatus(stored.status)) return stored;
-      // Only final answers are stored, and a stored one is never overwritten: one that is not
-      // final (written by something else) would stand beside the record's final state for good.
-      this.log?.warn('Replacing a stored result that is not final', {
-        ...claim.key,
-        status: stored.status,
-      });
-      await this.results.delete(claim.key);
-      return undefined;
+      return await this.results.get(claim.key);
     } catch (error) {
       if (!(error instanceof CorruptResultError)) throw error;
       this.warn('Replacing an unreadable stored result', claim.key, error);

@@ -1122,7 +1122,13 @@ describe('Sweeper: results a crashed run stored', () => {
     expect(upstreamCalls(k.trackingId)).toBe(1);
     expect(await record(s, k)).toMatchObject({ state: 'finished', checks: 1, summary: { devices: 3 } });
     expect(warnings.lines).toEqual([
-      { message: 'Replacing a stored result that is not final', properties: { ...k, status: 'processing' } },
+      {
+        message: 'Replacing an unreadable stored result',
+        properties: {
+          ...k,
+          error: `CorruptResultError: The stored result ${ResultStore.blobName(k)} is not a final BatchUploadDetails document`,
+        },
+      },
     ]);
     // What the tracking's result reads is the final answer, not the document it found.
     const { details } = await client.getBatchStatus(k.customerId, k.trackingId);
@@ -1151,7 +1157,7 @@ describe('Sweeper: results a crashed run stored', () => {
         message: 'Replacing an unreadable stored result',
         properties: {
           ...k,
-          error: `CorruptResultError: The stored result ${blobName} is not a BatchUploadDetails document`,
+          error: `CorruptResultError: The stored result ${blobName} is not a final BatchUploadDetails document`,
         },
       },
     ]);

@@ -293,11 +293,14 @@ describe('ResultStore', () => {
       .upload('{"truncat', 9);
     const error = await rejectionOf(storage.results.get(k), CorruptResultError);
     expect(error.message).toBe(
-      `The stored result ${ResultStore.blobName(k)} is not a BatchUploadDetails document`,
+      `The stored result ${ResultStore.blobName(k)} is not a final BatchUploadDetails document`,
     );
     expect(error.blobName).toBe(ResultStore.blobName(k));
 
     await blob(storage, k).upload('{"status":7}', 12);
+    await rejectionOf(storage.results.get(k), CorruptResultError);
+    // A well-formed answer that is not final is no stored result either.
+    await blob(storage, k).upload('{"status":"processing"}', 23);
     await rejectionOf(storage.results.get(k), CorruptResultError);
   });
 
