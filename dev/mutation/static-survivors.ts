@@ -146,6 +146,11 @@ async function main(): Promise<number> {
   );
   const earlier = fresh ? [] : readVerdicts(root, name);
   const { copy, commit } = projectCopy(root);
+  // Ctrl+C stops the test run in hand first (same process group); the copy goes with the check.
+  process.once('SIGINT', () => {
+    rmSync(copy, { recursive: true, force: true });
+    process.exit(130);
+  });
   process.stdout.write(`${candidates.length} static survivors in shared/${folder}, checked on ${commit}\n`);
   const verdicts: StaticVerdict[] = [];
   const loading = new Map<string, string[]>();
